@@ -24,9 +24,15 @@ export const protobufPackage = "csi.v1";
 
 export const protobufFileName = "csi/v1/csi.proto";
 
+/**
+ * How ranges are reported.
+ * Source: CSI v1.12.0 csi.proto, enum BlockMetadataType.
+ */
 export enum BlockMetadataType {
   UNKNOWN = 0,
+  /** FIXED_LENGTH - Blocks of one fixed size. */
   FIXED_LENGTH = 1,
+  /** VARIABLE_LENGTH - Extents of varying size. */
   VARIABLE_LENGTH = 2,
   UNRECOGNIZED = -1,
 }
@@ -63,12 +69,23 @@ export function blockMetadataTypeToJSON(object: BlockMetadataType): string {
   }
 }
 
+/**
+ * Argument of GetPluginInfo.
+ * Source: CSI v1.12.0 csi.proto, message GetPluginInfoRequest.
+ */
 export interface GetPluginInfoRequest {
 }
 
+/**
+ * Result of GetPluginInfo.
+ * Source: CSI v1.12.0 csi.proto, message GetPluginInfoResponse.
+ */
 export interface GetPluginInfoResponse {
+  /** Reverse domain name, e.g. "io.example.csi.disk". */
   name: string;
+  /** Opaque version string of the plugin. */
   vendorVersion: string;
+  /** Free-form extra information. */
   manifest: { [key: string]: string };
 }
 
@@ -77,29 +94,48 @@ export interface GetPluginInfoResponse_ManifestEntry {
   value: string;
 }
 
+/**
+ * Argument of GetPluginCapabilities.
+ * Source: CSI v1.12.0 csi.proto, message GetPluginCapabilitiesRequest.
+ */
 export interface GetPluginCapabilitiesRequest {
 }
 
+/**
+ * Result of GetPluginCapabilities.
+ * Source: CSI v1.12.0 csi.proto, message GetPluginCapabilitiesResponse.
+ */
 export interface GetPluginCapabilitiesResponse {
   capabilities: PluginCapability[];
 }
 
+/**
+ * One plugin-wide capability.
+ * Source: CSI v1.12.0 csi.proto, message PluginCapability.
+ */
 export interface PluginCapability {
+  /** Exactly one kind of capability. */
   type?: { $case: "service"; value: PluginCapability_Service } | {
     $case: "volumeExpansion";
     value: PluginCapability_VolumeExpansion;
   } | undefined;
 }
 
+/** An optional service the plugin offers. */
 export interface PluginCapability_Service {
   type: PluginCapability_Service_Type;
 }
 
+/** Kinds of optional service. */
 export enum PluginCapability_Service_Type {
   UNKNOWN = 0,
+  /** CONTROLLER_SERVICE - The Controller service is served. */
   CONTROLLER_SERVICE = 1,
+  /** VOLUME_ACCESSIBILITY_CONSTRAINTS - Volumes are reachable from only some nodes, described by topology. */
   VOLUME_ACCESSIBILITY_CONSTRAINTS = 2,
+  /** GROUP_CONTROLLER_SERVICE - The GroupController service is served. */
   GROUP_CONTROLLER_SERVICE = 3,
+  /** SNAPSHOT_METADATA_SERVICE - The SnapshotMetadata service is served. */
   SNAPSHOT_METADATA_SERVICE = 4,
   UNRECOGNIZED = -1,
 }
@@ -146,13 +182,17 @@ export function pluginCapability_Service_TypeToJSON(object: PluginCapability_Ser
   }
 }
 
+/** How volumes can be grown. */
 export interface PluginCapability_VolumeExpansion {
   type: PluginCapability_VolumeExpansion_Type;
 }
 
+/** Kinds of expansion support. */
 export enum PluginCapability_VolumeExpansion_Type {
   UNKNOWN = 0,
+  /** ONLINE - While the volume is published and in use. */
   ONLINE = 1,
+  /** OFFLINE - Only while the volume is not published. */
   OFFLINE = 2,
   UNRECOGNIZED = -1,
 }
@@ -189,21 +229,48 @@ export function pluginCapability_VolumeExpansion_TypeToJSON(object: PluginCapabi
   }
 }
 
+/**
+ * Argument of Probe.
+ * Source: CSI v1.12.0 csi.proto, message ProbeRequest.
+ */
 export interface ProbeRequest {
 }
 
+/**
+ * Result of Probe.
+ * Source: CSI v1.12.0 csi.proto, message ProbeResponse.
+ */
 export interface ProbeResponse {
+  /** False while still starting up; unset means ready. */
   ready?: boolean | undefined;
 }
 
+/**
+ * Argument of CreateVolume.
+ * Source: CSI v1.12.0 csi.proto, message CreateVolumeRequest.
+ */
 export interface CreateVolumeRequest {
+  /** Idempotency key chosen by the caller. */
   name: string;
-  capacityRange?: CapacityRange | undefined;
+  /** Unset lets the plugin choose the size. */
+  capacityRange?:
+    | CapacityRange
+    | undefined;
+  /** Every capability listed must be supported by the new volume. */
   volumeCapabilities: VolumeCapability[];
+  /** Plugin-specific, opaque to the caller. */
   parameters: { [key: string]: string };
+  /** Credentials the plugin needs for this call. */
   secrets: { [key: string]: string };
-  volumeContentSource?: VolumeContentSource | undefined;
-  accessibilityRequirements?: TopologyRequirement | undefined;
+  /** Pre-populate from a snapshot or another volume. */
+  volumeContentSource?:
+    | VolumeContentSource
+    | undefined;
+  /** Where the volume must or should be reachable from. */
+  accessibilityRequirements?:
+    | TopologyRequirement
+    | undefined;
+  /** Plugin-specific values ControllerModifyVolume may change later. */
   mutableParameters: { [key: string]: string };
 }
 
@@ -222,26 +289,42 @@ export interface CreateVolumeRequest_MutableParametersEntry {
   value: string;
 }
 
+/**
+ * What a new volume is filled from.
+ * Source: CSI v1.12.0 csi.proto, message VolumeContentSource.
+ */
 export interface VolumeContentSource {
+  /** Exactly one source. */
   type?: { $case: "snapshot"; value: VolumeContentSource_SnapshotSource } | {
     $case: "volume";
     value: VolumeContentSource_VolumeSource;
   } | undefined;
 }
 
+/** Fill from a snapshot. */
 export interface VolumeContentSource_SnapshotSource {
   snapshotId: string;
 }
 
+/** Clone another volume. */
 export interface VolumeContentSource_VolumeSource {
   volumeId: string;
 }
 
+/**
+ * Result of CreateVolume.
+ * Source: CSI v1.12.0 csi.proto, message CreateVolumeResponse.
+ */
 export interface CreateVolumeResponse {
   volume?: Volume | undefined;
 }
 
+/**
+ * How a volume is accessed: as a block device or a filesystem, and by whom.
+ * Source: CSI v1.12.0 csi.proto, message VolumeCapability.
+ */
 export interface VolumeCapability {
+  /** Block or filesystem, exactly one. */
   accessType?: { $case: "block"; value: VolumeCapability_BlockVolume } | {
     $case: "mount";
     value: VolumeCapability_MountVolume;
@@ -249,27 +332,41 @@ export interface VolumeCapability {
   accessMode?: VolumeCapability_AccessMode | undefined;
 }
 
+/** Raw block access. */
 export interface VolumeCapability_BlockVolume {
 }
 
+/** Filesystem access. */
 export interface VolumeCapability_MountVolume {
+  /** Empty lets the plugin choose. */
   fsType: string;
+  /** May contain sensitive values; do not log. */
   mountFlags: string[];
+  /** Group that should own the mounted volume, e.g. a pod's fsGroup. */
   volumeMountGroup: string;
 }
 
+/** Who may read and write at the same time. */
 export interface VolumeCapability_AccessMode {
   mode: VolumeCapability_AccessMode_Mode;
 }
 
+/** Access mode values. */
 export enum VolumeCapability_AccessMode_Mode {
   UNKNOWN = 0,
+  /** SINGLE_NODE_WRITER - Read-write on one node. */
   SINGLE_NODE_WRITER = 1,
+  /** SINGLE_NODE_READER_ONLY - Read-only on one node. */
   SINGLE_NODE_READER_ONLY = 2,
+  /** MULTI_NODE_READER_ONLY - Read-only on many nodes. */
   MULTI_NODE_READER_ONLY = 3,
+  /** MULTI_NODE_SINGLE_WRITER - Many nodes, only one of them writing. */
   MULTI_NODE_SINGLE_WRITER = 4,
+  /** MULTI_NODE_MULTI_WRITER - Read-write on many nodes. */
   MULTI_NODE_MULTI_WRITER = 5,
+  /** SINGLE_NODE_SINGLE_WRITER - Read-write on one node by a single workload. */
   SINGLE_NODE_SINGLE_WRITER = 6,
+  /** SINGLE_NODE_MULTI_WRITER - Read-write on one node by several workloads. */
   SINGLE_NODE_MULTI_WRITER = 7,
   UNRECOGNIZED = -1,
 }
@@ -331,16 +428,32 @@ export function volumeCapability_AccessMode_ModeToJSON(object: VolumeCapability_
   }
 }
 
+/**
+ * Size bounds in bytes; 0 leaves a bound unset.
+ * Source: CSI v1.12.0 csi.proto, message CapacityRange.
+ */
 export interface CapacityRange {
+  /** At least this many bytes. */
   requiredBytes: bigint;
+  /** At most this many bytes. */
   limitBytes: bigint;
 }
 
+/**
+ * A provisioned volume.
+ * Source: CSI v1.12.0 csi.proto, message Volume.
+ */
 export interface Volume {
+  /** 0 means unknown. */
   capacityBytes: bigint;
   volumeId: string;
+  /** Opaque data the caller passes back to later node calls. */
   volumeContext: { [key: string]: string };
-  contentSource?: VolumeContentSource | undefined;
+  /** Set when the volume was pre-populated. */
+  contentSource?:
+    | VolumeContentSource
+    | undefined;
+  /** Where the volume can be reached from; unset means everywhere. */
   accessibleTopology: Topology[];
 }
 
@@ -349,12 +462,23 @@ export interface Volume_VolumeContextEntry {
   value: string;
 }
 
+/**
+ * Where a new volume must, and preferably should, be reachable from.
+ * Source: CSI v1.12.0 csi.proto, message TopologyRequirement.
+ */
 export interface TopologyRequirement {
+  /** The volume must be reachable from at least one of these. */
   requisite: Topology[];
+  /** Candidates to try first, in order. */
   preferred: Topology[];
 }
 
+/**
+ * A location, such as a zone.
+ * Source: CSI v1.12.0 csi.proto, message Topology.
+ */
 export interface Topology {
+  /** Topology keys and values, e.g. "zone": "z1". */
   segments: { [key: string]: string };
 }
 
@@ -363,8 +487,13 @@ export interface Topology_SegmentsEntry {
   value: string;
 }
 
+/**
+ * Argument of DeleteVolume.
+ * Source: CSI v1.12.0 csi.proto, message DeleteVolumeRequest.
+ */
 export interface DeleteVolumeRequest {
   volumeId: string;
+  /** Credentials the plugin needs for this call. */
   secrets: { [key: string]: string };
 }
 
@@ -373,14 +502,27 @@ export interface DeleteVolumeRequest_SecretsEntry {
   value: string;
 }
 
+/**
+ * Result of DeleteVolume.
+ * Source: CSI v1.12.0 csi.proto, message DeleteVolumeResponse.
+ */
 export interface DeleteVolumeResponse {
 }
 
+/**
+ * Argument of ControllerPublishVolume.
+ * Source: CSI v1.12.0 csi.proto, message ControllerPublishVolumeRequest.
+ */
 export interface ControllerPublishVolumeRequest {
   volumeId: string;
+  /** As returned by NodeGetInfo. */
   nodeId: string;
-  volumeCapability?: VolumeCapability | undefined;
+  volumeCapability?:
+    | VolumeCapability
+    | undefined;
+  /** Publish for reading only. */
   readonly: boolean;
+  /** Credentials the plugin needs for this call. */
   secrets: { [key: string]: string };
   volumeContext: { [key: string]: string };
 }
@@ -395,7 +537,12 @@ export interface ControllerPublishVolumeRequest_VolumeContextEntry {
   value: string;
 }
 
+/**
+ * Result of ControllerPublishVolume.
+ * Source: CSI v1.12.0 csi.proto, message ControllerPublishVolumeResponse.
+ */
 export interface ControllerPublishVolumeResponse {
+  /** Opaque data the caller passes to NodeStageVolume and NodePublishVolume. */
   publishContext: { [key: string]: string };
 }
 
@@ -404,9 +551,15 @@ export interface ControllerPublishVolumeResponse_PublishContextEntry {
   value: string;
 }
 
+/**
+ * Argument of ControllerUnpublishVolume.
+ * Source: CSI v1.12.0 csi.proto, message ControllerUnpublishVolumeRequest.
+ */
 export interface ControllerUnpublishVolumeRequest {
   volumeId: string;
+  /** Empty means every node the volume is published to. */
   nodeId: string;
+  /** Credentials the plugin needs for this call. */
   secrets: { [key: string]: string };
 }
 
@@ -415,14 +568,23 @@ export interface ControllerUnpublishVolumeRequest_SecretsEntry {
   value: string;
 }
 
+/**
+ * Result of ControllerUnpublishVolume.
+ * Source: CSI v1.12.0 csi.proto, message ControllerUnpublishVolumeResponse.
+ */
 export interface ControllerUnpublishVolumeResponse {
 }
 
+/**
+ * Argument of ValidateVolumeCapabilities.
+ * Source: CSI v1.12.0 csi.proto, message ValidateVolumeCapabilitiesRequest.
+ */
 export interface ValidateVolumeCapabilitiesRequest {
   volumeId: string;
   volumeContext: { [key: string]: string };
   volumeCapabilities: VolumeCapability[];
   parameters: { [key: string]: string };
+  /** Credentials the plugin needs for this call. */
   secrets: { [key: string]: string };
   mutableParameters: { [key: string]: string };
 }
@@ -447,11 +609,20 @@ export interface ValidateVolumeCapabilitiesRequest_MutableParametersEntry {
   value: string;
 }
 
+/**
+ * Result of ValidateVolumeCapabilities.
+ * Source: CSI v1.12.0 csi.proto, message ValidateVolumeCapabilitiesResponse.
+ */
 export interface ValidateVolumeCapabilitiesResponse {
-  confirmed?: ValidateVolumeCapabilitiesResponse_Confirmed | undefined;
+  /** Unset when any requested capability is unsupported. */
+  confirmed?:
+    | ValidateVolumeCapabilitiesResponse_Confirmed
+    | undefined;
+  /** Why confirmation was refused. */
   message: string;
 }
 
+/** What the plugin confirms it supports. */
 export interface ValidateVolumeCapabilitiesResponse_Confirmed {
   volumeContext: { [key: string]: string };
   volumeCapabilities: VolumeCapability[];
@@ -474,43 +645,73 @@ export interface ValidateVolumeCapabilitiesResponse_Confirmed_MutableParametersE
   value: string;
 }
 
+/**
+ * Argument of ListVolumes.
+ * Source: CSI v1.12.0 csi.proto, message ListVolumesRequest.
+ */
 export interface ListVolumesRequest {
+  /** Page size; 0 means no limit. */
   maxEntries: number;
+  /** next_token from the previous page; empty starts at the beginning. */
   startingToken: string;
 }
 
+/**
+ * Result of ListVolumes.
+ * Source: CSI v1.12.0 csi.proto, message ListVolumesResponse.
+ */
 export interface ListVolumesResponse {
   entries: ListVolumesResponse_Entry[];
+  /** Empty on the last page. */
   nextToken: string;
 }
 
+/** Status of a listed volume. */
 export interface ListVolumesResponse_VolumeStatus {
+  /** Nodes the volume is published to. */
   publishedNodeIds: string[];
   volumeCondition?: VolumeCondition | undefined;
 }
 
+/** One listed volume. */
 export interface ListVolumesResponse_Entry {
   volume?: Volume | undefined;
   status?: ListVolumesResponse_VolumeStatus | undefined;
 }
 
+/**
+ * Argument of ControllerGetVolume.
+ * Source: CSI v1.12.0 csi.proto, message ControllerGetVolumeRequest.
+ */
 export interface ControllerGetVolumeRequest {
   volumeId: string;
 }
 
+/**
+ * Result of ControllerGetVolume.
+ * Source: CSI v1.12.0 csi.proto, message ControllerGetVolumeResponse.
+ */
 export interface ControllerGetVolumeResponse {
   volume?: Volume | undefined;
   status?: ControllerGetVolumeResponse_VolumeStatus | undefined;
 }
 
+/** Status of the volume. */
 export interface ControllerGetVolumeResponse_VolumeStatus {
+  /** Nodes the volume is published to. */
   publishedNodeIds: string[];
   volumeCondition?: VolumeCondition | undefined;
 }
 
+/**
+ * Argument of ControllerModifyVolume.
+ * Source: CSI v1.12.0 csi.proto, message ControllerModifyVolumeRequest.
+ */
 export interface ControllerModifyVolumeRequest {
   volumeId: string;
+  /** Credentials the plugin needs for this call. */
   secrets: { [key: string]: string };
+  /** Values to change; keys left out stay as they are. */
   mutableParameters: { [key: string]: string };
 }
 
@@ -524,12 +725,21 @@ export interface ControllerModifyVolumeRequest_MutableParametersEntry {
   value: string;
 }
 
+/**
+ * Result of ControllerModifyVolume.
+ * Source: CSI v1.12.0 csi.proto, message ControllerModifyVolumeResponse.
+ */
 export interface ControllerModifyVolumeResponse {
 }
 
+/**
+ * Argument of GetCapacity.
+ * Source: CSI v1.12.0 csi.proto, message GetCapacityRequest.
+ */
 export interface GetCapacityRequest {
   volumeCapabilities: VolumeCapability[];
   parameters: { [key: string]: string };
+  /** Pool location to ask about; unset means all. */
   accessibleTopology?: Topology | undefined;
 }
 
@@ -538,27 +748,51 @@ export interface GetCapacityRequest_ParametersEntry {
   value: string;
 }
 
+/**
+ * Result of GetCapacity.
+ * Source: CSI v1.12.0 csi.proto, message GetCapacityResponse.
+ */
 export interface GetCapacityResponse {
+  /** Bytes available for new volumes. */
   availableCapacity: bigint;
-  maximumVolumeSize?: bigint | undefined;
+  /** Largest creatable volume in bytes; unset when there is no such limit. */
+  maximumVolumeSize?:
+    | bigint
+    | undefined;
+  /** Smallest creatable volume in bytes; unset when there is no such limit. */
   minimumVolumeSize?: bigint | undefined;
 }
 
+/**
+ * Argument of ControllerGetCapabilities.
+ * Source: CSI v1.12.0 csi.proto, message ControllerGetCapabilitiesRequest.
+ */
 export interface ControllerGetCapabilitiesRequest {
 }
 
+/**
+ * Result of ControllerGetCapabilities.
+ * Source: CSI v1.12.0 csi.proto, message ControllerGetCapabilitiesResponse.
+ */
 export interface ControllerGetCapabilitiesResponse {
   capabilities: ControllerServiceCapability[];
 }
 
+/**
+ * One optional controller capability.
+ * Source: CSI v1.12.0 csi.proto, message ControllerServiceCapability.
+ */
 export interface ControllerServiceCapability {
+  /** Exactly one kind of capability. */
   type?: { $case: "rpc"; value: ControllerServiceCapability_RPC } | undefined;
 }
 
+/** A capability tied to controller RPCs. */
 export interface ControllerServiceCapability_RPC {
   type: ControllerServiceCapability_RPC_Type;
 }
 
+/** Optional controller features. */
 export enum ControllerServiceCapability_RPC_Type {
   UNKNOWN = 0,
   CREATE_DELETE_VOLUME = 1,
@@ -568,11 +802,15 @@ export enum ControllerServiceCapability_RPC_Type {
   CREATE_DELETE_SNAPSHOT = 5,
   LIST_SNAPSHOTS = 6,
   CLONE_VOLUME = 7,
+  /** PUBLISH_READONLY - Read-only publication is supported. */
   PUBLISH_READONLY = 8,
   EXPAND_VOLUME = 9,
+  /** LIST_VOLUMES_PUBLISHED_NODES - ListVolumes reports published nodes. */
   LIST_VOLUMES_PUBLISHED_NODES = 10,
+  /** VOLUME_CONDITION - Volume condition is reported. */
   VOLUME_CONDITION = 11,
   GET_VOLUME = 12,
+  /** SINGLE_NODE_MULTI_WRITER - The SINGLE_NODE_*_WRITER access modes are supported. */
   SINGLE_NODE_MULTI_WRITER = 13,
   MODIFY_VOLUME = 14,
   GET_SNAPSHOT = 15,
@@ -676,10 +914,17 @@ export function controllerServiceCapability_RPC_TypeToJSON(object: ControllerSer
   }
 }
 
+/**
+ * Argument of CreateSnapshot.
+ * Source: CSI v1.12.0 csi.proto, message CreateSnapshotRequest.
+ */
 export interface CreateSnapshotRequest {
   sourceVolumeId: string;
+  /** Idempotency key chosen by the caller. */
   name: string;
+  /** Credentials the plugin needs for this call. */
   secrets: { [key: string]: string };
+  /** Plugin-specific, opaque to the caller. */
   parameters: { [key: string]: string };
 }
 
@@ -693,21 +938,39 @@ export interface CreateSnapshotRequest_ParametersEntry {
   value: string;
 }
 
+/**
+ * Result of CreateSnapshot.
+ * Source: CSI v1.12.0 csi.proto, message CreateSnapshotResponse.
+ */
 export interface CreateSnapshotResponse {
   snapshot?: Snapshot | undefined;
 }
 
+/**
+ * A point-in-time copy of a volume.
+ * Source: CSI v1.12.0 csi.proto, message Snapshot.
+ */
 export interface Snapshot {
+  /** 0 means unknown. */
   sizeBytes: bigint;
   snapshotId: string;
   sourceVolumeId: string;
-  creationTime?: Date | undefined;
+  creationTime?:
+    | Date
+    | undefined;
+  /** False while the snapshot is still being processed or uploaded. */
   readyToUse: boolean;
+  /** Set when the snapshot belongs to a group snapshot. */
   groupSnapshotId: string;
 }
 
+/**
+ * Argument of DeleteSnapshot.
+ * Source: CSI v1.12.0 csi.proto, message DeleteSnapshotRequest.
+ */
 export interface DeleteSnapshotRequest {
   snapshotId: string;
+  /** Credentials the plugin needs for this call. */
   secrets: { [key: string]: string };
 }
 
@@ -716,14 +979,27 @@ export interface DeleteSnapshotRequest_SecretsEntry {
   value: string;
 }
 
+/**
+ * Result of DeleteSnapshot.
+ * Source: CSI v1.12.0 csi.proto, message DeleteSnapshotResponse.
+ */
 export interface DeleteSnapshotResponse {
 }
 
+/**
+ * Argument of ListSnapshots.
+ * Source: CSI v1.12.0 csi.proto, message ListSnapshotsRequest.
+ */
 export interface ListSnapshotsRequest {
+  /** Page size; 0 means no limit. */
   maxEntries: number;
+  /** next_token from the previous page; empty starts at the beginning. */
   startingToken: string;
+  /** Only snapshots of this volume. */
   sourceVolumeId: string;
+  /** Only this snapshot. */
   snapshotId: string;
+  /** Credentials the plugin needs for this call. */
   secrets: { [key: string]: string };
 }
 
@@ -732,17 +1008,28 @@ export interface ListSnapshotsRequest_SecretsEntry {
   value: string;
 }
 
+/**
+ * Result of ListSnapshots.
+ * Source: CSI v1.12.0 csi.proto, message ListSnapshotsResponse.
+ */
 export interface ListSnapshotsResponse {
   entries: ListSnapshotsResponse_Entry[];
+  /** Empty on the last page. */
   nextToken: string;
 }
 
+/** One listed snapshot. */
 export interface ListSnapshotsResponse_Entry {
   snapshot?: Snapshot | undefined;
 }
 
+/**
+ * Argument of GetSnapshot.
+ * Source: CSI v1.12.0 csi.proto, message GetSnapshotRequest.
+ */
 export interface GetSnapshotRequest {
   snapshotId: string;
+  /** Credentials the plugin needs for this call. */
   secrets: { [key: string]: string };
 }
 
@@ -751,14 +1038,27 @@ export interface GetSnapshotRequest_SecretsEntry {
   value: string;
 }
 
+/**
+ * Result of GetSnapshot.
+ * Source: CSI v1.12.0 csi.proto, message GetSnapshotResponse.
+ */
 export interface GetSnapshotResponse {
   snapshot?: Snapshot | undefined;
 }
 
+/**
+ * Argument of ControllerExpandVolume.
+ * Source: CSI v1.12.0 csi.proto, message ControllerExpandVolumeRequest.
+ */
 export interface ControllerExpandVolumeRequest {
   volumeId: string;
-  capacityRange?: CapacityRange | undefined;
+  /** New size bounds. */
+  capacityRange?:
+    | CapacityRange
+    | undefined;
+  /** Credentials the plugin needs for this call. */
   secrets: { [key: string]: string };
+  /** How the volume is used, when known. */
   volumeCapability?: VolumeCapability | undefined;
 }
 
@@ -767,16 +1067,31 @@ export interface ControllerExpandVolumeRequest_SecretsEntry {
   value: string;
 }
 
+/**
+ * Result of ControllerExpandVolume.
+ * Source: CSI v1.12.0 csi.proto, message ControllerExpandVolumeResponse.
+ */
 export interface ControllerExpandVolumeResponse {
+  /** Size after expansion. */
   capacityBytes: bigint;
+  /** NodeExpandVolume must follow. */
   nodeExpansionRequired: boolean;
 }
 
+/**
+ * Argument of NodeStageVolume.
+ * Source: CSI v1.12.0 csi.proto, message NodeStageVolumeRequest.
+ */
 export interface NodeStageVolumeRequest {
   volumeId: string;
+  /** From ControllerPublishVolume. */
   publishContext: { [key: string]: string };
+  /** Per-node path where the volume is staged. */
   stagingTargetPath: string;
-  volumeCapability?: VolumeCapability | undefined;
+  volumeCapability?:
+    | VolumeCapability
+    | undefined;
+  /** Credentials the plugin needs for this call. */
   secrets: { [key: string]: string };
   volumeContext: { [key: string]: string };
 }
@@ -796,24 +1111,47 @@ export interface NodeStageVolumeRequest_VolumeContextEntry {
   value: string;
 }
 
+/**
+ * Result of NodeStageVolume.
+ * Source: CSI v1.12.0 csi.proto, message NodeStageVolumeResponse.
+ */
 export interface NodeStageVolumeResponse {
 }
 
+/**
+ * Argument of NodeUnstageVolume.
+ * Source: CSI v1.12.0 csi.proto, message NodeUnstageVolumeRequest.
+ */
 export interface NodeUnstageVolumeRequest {
   volumeId: string;
   stagingTargetPath: string;
 }
 
+/**
+ * Result of NodeUnstageVolume.
+ * Source: CSI v1.12.0 csi.proto, message NodeUnstageVolumeResponse.
+ */
 export interface NodeUnstageVolumeResponse {
 }
 
+/**
+ * Argument of NodePublishVolume.
+ * Source: CSI v1.12.0 csi.proto, message NodePublishVolumeRequest.
+ */
 export interface NodePublishVolumeRequest {
   volumeId: string;
+  /** From ControllerPublishVolume. */
   publishContext: { [key: string]: string };
+  /** Set when the volume was staged. */
   stagingTargetPath: string;
+  /** Where the workload sees the volume. */
   targetPath: string;
-  volumeCapability?: VolumeCapability | undefined;
+  volumeCapability?:
+    | VolumeCapability
+    | undefined;
+  /** Publish for reading only. */
   readonly: boolean;
+  /** Credentials the plugin needs for this call. */
   secrets: { [key: string]: string };
   volumeContext: { [key: string]: string };
 }
@@ -833,28 +1171,54 @@ export interface NodePublishVolumeRequest_VolumeContextEntry {
   value: string;
 }
 
+/**
+ * Result of NodePublishVolume.
+ * Source: CSI v1.12.0 csi.proto, message NodePublishVolumeResponse.
+ */
 export interface NodePublishVolumeResponse {
 }
 
+/**
+ * Argument of NodeUnpublishVolume.
+ * Source: CSI v1.12.0 csi.proto, message NodeUnpublishVolumeRequest.
+ */
 export interface NodeUnpublishVolumeRequest {
   volumeId: string;
   targetPath: string;
 }
 
+/**
+ * Result of NodeUnpublishVolume.
+ * Source: CSI v1.12.0 csi.proto, message NodeUnpublishVolumeResponse.
+ */
 export interface NodeUnpublishVolumeResponse {
 }
 
+/**
+ * Argument of NodeGetVolumeStats.
+ * Source: CSI v1.12.0 csi.proto, message NodeGetVolumeStatsRequest.
+ */
 export interface NodeGetVolumeStatsRequest {
   volumeId: string;
+  /** Any path the volume is published at. */
   volumePath: string;
+  /** Set when the volume was staged. */
   stagingTargetPath: string;
 }
 
+/**
+ * Result of NodeGetVolumeStats.
+ * Source: CSI v1.12.0 csi.proto, message NodeGetVolumeStatsResponse.
+ */
 export interface NodeGetVolumeStatsResponse {
   usage: VolumeUsage[];
   volumeCondition?: VolumeCondition | undefined;
 }
 
+/**
+ * One usage figure of a volume.
+ * Source: CSI v1.12.0 csi.proto, message VolumeUsage.
+ */
 export interface VolumeUsage {
   available: bigint;
   total: bigint;
@@ -862,6 +1226,7 @@ export interface VolumeUsage {
   unit: VolumeUsage_Unit;
 }
 
+/** Unit of the figures. */
 export enum VolumeUsage_Unit {
   UNKNOWN = 0,
   BYTES = 1,
@@ -901,33 +1266,57 @@ export function volumeUsage_UnitToJSON(object: VolumeUsage_Unit): string {
   }
 }
 
+/**
+ * Whether a volume is healthy.
+ * Source: CSI v1.12.0 csi.proto, message VolumeCondition.
+ */
 export interface VolumeCondition {
+  /** True when something is wrong. */
   abnormal: boolean;
+  /** Human-readable detail. */
   message: string;
 }
 
+/**
+ * Argument of NodeGetCapabilities.
+ * Source: CSI v1.12.0 csi.proto, message NodeGetCapabilitiesRequest.
+ */
 export interface NodeGetCapabilitiesRequest {
 }
 
+/**
+ * Result of NodeGetCapabilities.
+ * Source: CSI v1.12.0 csi.proto, message NodeGetCapabilitiesResponse.
+ */
 export interface NodeGetCapabilitiesResponse {
   capabilities: NodeServiceCapability[];
 }
 
+/**
+ * One optional node capability.
+ * Source: CSI v1.12.0 csi.proto, message NodeServiceCapability.
+ */
 export interface NodeServiceCapability {
+  /** Exactly one kind of capability. */
   type?: { $case: "rpc"; value: NodeServiceCapability_RPC } | undefined;
 }
 
+/** A capability tied to node RPCs. */
 export interface NodeServiceCapability_RPC {
   type: NodeServiceCapability_RPC_Type;
 }
 
+/** Optional node features. */
 export enum NodeServiceCapability_RPC_Type {
   UNKNOWN = 0,
   STAGE_UNSTAGE_VOLUME = 1,
   GET_VOLUME_STATS = 2,
   EXPAND_VOLUME = 3,
+  /** VOLUME_CONDITION - Volume condition is reported by NodeGetVolumeStats. */
   VOLUME_CONDITION = 4,
+  /** SINGLE_NODE_MULTI_WRITER - The SINGLE_NODE_*_WRITER access modes are supported. */
   SINGLE_NODE_MULTI_WRITER = 5,
+  /** VOLUME_MOUNT_GROUP - MountVolume.volume_mount_group is honoured. */
   VOLUME_MOUNT_GROUP = 6,
   UNRECOGNIZED = -1,
 }
@@ -984,21 +1373,43 @@ export function nodeServiceCapability_RPC_TypeToJSON(object: NodeServiceCapabili
   }
 }
 
+/**
+ * Argument of NodeGetInfo.
+ * Source: CSI v1.12.0 csi.proto, message NodeGetInfoRequest.
+ */
 export interface NodeGetInfoRequest {
 }
 
+/**
+ * Result of NodeGetInfo.
+ * Source: CSI v1.12.0 csi.proto, message NodeGetInfoResponse.
+ */
 export interface NodeGetInfoResponse {
+  /** This node's id in the plugin's own terms; at most 256 bytes. */
   nodeId: string;
+  /** 0 leaves the limit to the caller. */
   maxVolumesPerNode: bigint;
+  /** Where this node sits. */
   accessibleTopology?: Topology | undefined;
 }
 
+/**
+ * Argument of NodeExpandVolume.
+ * Source: CSI v1.12.0 csi.proto, message NodeExpandVolumeRequest.
+ */
 export interface NodeExpandVolumeRequest {
   volumeId: string;
+  /** Any path the volume is published at. */
   volumePath: string;
-  capacityRange?: CapacityRange | undefined;
+  capacityRange?:
+    | CapacityRange
+    | undefined;
+  /** Set when the volume was staged. */
   stagingTargetPath: string;
-  volumeCapability?: VolumeCapability | undefined;
+  volumeCapability?:
+    | VolumeCapability
+    | undefined;
+  /** Credentials the plugin needs for this call. */
   secrets: { [key: string]: string };
 }
 
@@ -1007,25 +1418,45 @@ export interface NodeExpandVolumeRequest_SecretsEntry {
   value: string;
 }
 
+/**
+ * Result of NodeExpandVolume.
+ * Source: CSI v1.12.0 csi.proto, message NodeExpandVolumeResponse.
+ */
 export interface NodeExpandVolumeResponse {
+  /** Size after expansion. */
   capacityBytes: bigint;
 }
 
+/**
+ * Argument of GroupControllerGetCapabilities.
+ * Source: CSI v1.12.0 csi.proto, message GroupControllerGetCapabilitiesRequest.
+ */
 export interface GroupControllerGetCapabilitiesRequest {
 }
 
+/**
+ * Result of GroupControllerGetCapabilities.
+ * Source: CSI v1.12.0 csi.proto, message GroupControllerGetCapabilitiesResponse.
+ */
 export interface GroupControllerGetCapabilitiesResponse {
   capabilities: GroupControllerServiceCapability[];
 }
 
+/**
+ * One optional group controller capability.
+ * Source: CSI v1.12.0 csi.proto, message GroupControllerServiceCapability.
+ */
 export interface GroupControllerServiceCapability {
+  /** Exactly one kind of capability. */
   type?: { $case: "rpc"; value: GroupControllerServiceCapability_RPC } | undefined;
 }
 
+/** A capability tied to group controller RPCs. */
 export interface GroupControllerServiceCapability_RPC {
   type: GroupControllerServiceCapability_RPC_Type;
 }
 
+/** Optional group controller features. */
 export enum GroupControllerServiceCapability_RPC_Type {
   UNKNOWN = 0,
   CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT = 1,
@@ -1063,10 +1494,17 @@ export function groupControllerServiceCapability_RPC_TypeToJSON(
   }
 }
 
+/**
+ * Argument of CreateVolumeGroupSnapshot.
+ * Source: CSI v1.12.0 csi.proto, message CreateVolumeGroupSnapshotRequest.
+ */
 export interface CreateVolumeGroupSnapshotRequest {
+  /** Idempotency key chosen by the caller. */
   name: string;
   sourceVolumeIds: string[];
+  /** Credentials the plugin needs for this call. */
   secrets: { [key: string]: string };
+  /** Plugin-specific, opaque to the caller. */
   parameters: { [key: string]: string };
 }
 
@@ -1080,20 +1518,37 @@ export interface CreateVolumeGroupSnapshotRequest_ParametersEntry {
   value: string;
 }
 
+/**
+ * Result of CreateVolumeGroupSnapshot.
+ * Source: CSI v1.12.0 csi.proto, message CreateVolumeGroupSnapshotResponse.
+ */
 export interface CreateVolumeGroupSnapshotResponse {
   groupSnapshot?: VolumeGroupSnapshot | undefined;
 }
 
+/**
+ * Snapshots of several volumes taken together.
+ * Source: CSI v1.12.0 csi.proto, message VolumeGroupSnapshot.
+ */
 export interface VolumeGroupSnapshot {
   groupSnapshotId: string;
   snapshots: Snapshot[];
-  creationTime?: Date | undefined;
+  creationTime?:
+    | Date
+    | undefined;
+  /** True once every member snapshot is ready. */
   readyToUse: boolean;
 }
 
+/**
+ * Argument of DeleteVolumeGroupSnapshot.
+ * Source: CSI v1.12.0 csi.proto, message DeleteVolumeGroupSnapshotRequest.
+ */
 export interface DeleteVolumeGroupSnapshotRequest {
   groupSnapshotId: string;
+  /** Ids of the member snapshots; the plugin may need them or check them. */
   snapshotIds: string[];
+  /** Credentials the plugin needs for this call. */
   secrets: { [key: string]: string };
 }
 
@@ -1102,12 +1557,22 @@ export interface DeleteVolumeGroupSnapshotRequest_SecretsEntry {
   value: string;
 }
 
+/**
+ * Result of DeleteVolumeGroupSnapshot.
+ * Source: CSI v1.12.0 csi.proto, message DeleteVolumeGroupSnapshotResponse.
+ */
 export interface DeleteVolumeGroupSnapshotResponse {
 }
 
+/**
+ * Argument of GetVolumeGroupSnapshot.
+ * Source: CSI v1.12.0 csi.proto, message GetVolumeGroupSnapshotRequest.
+ */
 export interface GetVolumeGroupSnapshotRequest {
   groupSnapshotId: string;
+  /** Ids of the member snapshots; the plugin may need them or check them. */
   snapshotIds: string[];
+  /** Credentials the plugin needs for this call. */
   secrets: { [key: string]: string };
 }
 
@@ -1116,19 +1581,36 @@ export interface GetVolumeGroupSnapshotRequest_SecretsEntry {
   value: string;
 }
 
+/**
+ * Result of GetVolumeGroupSnapshot.
+ * Source: CSI v1.12.0 csi.proto, message GetVolumeGroupSnapshotResponse.
+ */
 export interface GetVolumeGroupSnapshotResponse {
   groupSnapshot?: VolumeGroupSnapshot | undefined;
 }
 
+/**
+ * One byte range of a volume or snapshot.
+ * Source: CSI v1.12.0 csi.proto, message BlockMetadata.
+ */
 export interface BlockMetadata {
+  /** Start, counted from 0. */
   byteOffset: bigint;
+  /** Length; greater than zero. */
   sizeBytes: bigint;
 }
 
+/**
+ * Argument of GetMetadataAllocated.
+ * Source: CSI v1.12.0 csi.proto, message GetMetadataAllocatedRequest.
+ */
 export interface GetMetadataAllocatedRequest {
   snapshotId: string;
+  /** Byte offset to resume from; 0 starts at the beginning. */
   startingOffset: bigint;
+  /** Ranges per streamed message; 0 lets the plugin choose. */
   maxResults: number;
+  /** Credentials the plugin needs for this call. */
   secrets: { [key: string]: string };
 }
 
@@ -1137,17 +1619,29 @@ export interface GetMetadataAllocatedRequest_SecretsEntry {
   value: string;
 }
 
+/**
+ * One streamed batch of GetMetadataAllocated.
+ * Source: CSI v1.12.0 csi.proto, message GetMetadataAllocatedResponse.
+ */
 export interface GetMetadataAllocatedResponse {
   blockMetadataType: BlockMetadataType;
+  /** Size of the snapshotted volume. */
   volumeCapacityBytes: bigint;
   blockMetadata: BlockMetadata[];
 }
 
+/**
+ * Argument of GetMetadataDelta.
+ * Source: CSI v1.12.0 csi.proto, message GetMetadataDeltaRequest.
+ */
 export interface GetMetadataDeltaRequest {
   baseSnapshotId: string;
   targetSnapshotId: string;
+  /** Byte offset to resume from; 0 starts at the beginning. */
   startingOffset: bigint;
+  /** Ranges per streamed message; 0 lets the plugin choose. */
   maxResults: number;
+  /** Credentials the plugin needs for this call. */
   secrets: { [key: string]: string };
 }
 
@@ -1156,8 +1650,13 @@ export interface GetMetadataDeltaRequest_SecretsEntry {
   value: string;
 }
 
+/**
+ * One streamed batch of GetMetadataDelta.
+ * Source: CSI v1.12.0 csi.proto, message GetMetadataDeltaResponse.
+ */
 export interface GetMetadataDeltaResponse {
   blockMetadataType: BlockMetadataType;
+  /** Size of the target snapshot's volume. */
   volumeCapacityBytes: bigint;
   blockMetadata: BlockMetadata[];
 }
@@ -15105,8 +15604,13 @@ export const GetMetadataDeltaResponse: MessageFns<GetMetadataDeltaResponse> = {
   },
 };
 
+/**
+ * Plugin identity, capabilities and readiness; every plugin serves it.
+ * Source: CSI v1.12.0 csi.proto, service Identity.
+ */
 export type IdentityService = typeof IdentityService;
 export const IdentityService = {
+  /** Name and version of the plugin. */
   getPluginInfo: {
     path: "/csi.v1.Identity/GetPluginInfo" as const,
     requestStream: false as const,
@@ -15117,6 +15621,7 @@ export const IdentityService = {
       Buffer.from(GetPluginInfoResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetPluginInfoResponse => GetPluginInfoResponse.decode(value),
   },
+  /** Which optional services and behaviours the plugin offers. */
   getPluginCapabilities: {
     path: "/csi.v1.Identity/GetPluginCapabilities" as const,
     requestStream: false as const,
@@ -15128,6 +15633,7 @@ export const IdentityService = {
       Buffer.from(GetPluginCapabilitiesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetPluginCapabilitiesResponse => GetPluginCapabilitiesResponse.decode(value),
   },
+  /** Health and readiness check. */
   probe: {
     path: "/csi.v1.Identity/Probe" as const,
     requestStream: false as const,
@@ -15140,12 +15646,16 @@ export const IdentityService = {
 } as const;
 
 export interface IdentityServer extends UntypedServiceImplementation {
+  /** Name and version of the plugin. */
   getPluginInfo: handleUnaryCall<GetPluginInfoRequest, GetPluginInfoResponse>;
+  /** Which optional services and behaviours the plugin offers. */
   getPluginCapabilities: handleUnaryCall<GetPluginCapabilitiesRequest, GetPluginCapabilitiesResponse>;
+  /** Health and readiness check. */
   probe: handleUnaryCall<ProbeRequest, ProbeResponse>;
 }
 
 export interface IdentityClient extends Client {
+  /** Name and version of the plugin. */
   getPluginInfo(
     request: GetPluginInfoRequest,
     callback: (error: ServiceError | null, response: GetPluginInfoResponse) => void,
@@ -15161,6 +15671,7 @@ export interface IdentityClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetPluginInfoResponse) => void,
   ): ClientUnaryCall;
+  /** Which optional services and behaviours the plugin offers. */
   getPluginCapabilities(
     request: GetPluginCapabilitiesRequest,
     callback: (error: ServiceError | null, response: GetPluginCapabilitiesResponse) => void,
@@ -15176,6 +15687,7 @@ export interface IdentityClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetPluginCapabilitiesResponse) => void,
   ): ClientUnaryCall;
+  /** Health and readiness check. */
   probe(
     request: ProbeRequest,
     callback: (error: ServiceError | null, response: ProbeResponse) => void,
@@ -15199,8 +15711,13 @@ export const IdentityClient = makeGenericClientConstructor(IdentityService, "csi
   serviceName: string;
 };
 
+/**
+ * Volume and snapshot management that need not run on the volume's node.
+ * Source: CSI v1.12.0 csi.proto, service Controller.
+ */
 export type ControllerService = typeof ControllerService;
 export const ControllerService = {
+  /** Provisions a volume; repeating a request with the same name is idempotent. */
   createVolume: {
     path: "/csi.v1.Controller/CreateVolume" as const,
     requestStream: false as const,
@@ -15211,6 +15728,7 @@ export const ControllerService = {
       Buffer.from(CreateVolumeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CreateVolumeResponse => CreateVolumeResponse.decode(value),
   },
+  /** Deprovisions a volume; succeeds if it is already gone. */
   deleteVolume: {
     path: "/csi.v1.Controller/DeleteVolume" as const,
     requestStream: false as const,
@@ -15221,6 +15739,7 @@ export const ControllerService = {
       Buffer.from(DeleteVolumeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteVolumeResponse => DeleteVolumeResponse.decode(value),
   },
+  /** Makes a volume available to a node, e.g. attaches a disk. */
   controllerPublishVolume: {
     path: "/csi.v1.Controller/ControllerPublishVolume" as const,
     requestStream: false as const,
@@ -15233,6 +15752,7 @@ export const ControllerService = {
     responseDeserialize: (value: Buffer): ControllerPublishVolumeResponse =>
       ControllerPublishVolumeResponse.decode(value),
   },
+  /** Reverses ControllerPublishVolume for one node, or for all if none is named. */
   controllerUnpublishVolume: {
     path: "/csi.v1.Controller/ControllerUnpublishVolume" as const,
     requestStream: false as const,
@@ -15246,6 +15766,7 @@ export const ControllerService = {
     responseDeserialize: (value: Buffer): ControllerUnpublishVolumeResponse =>
       ControllerUnpublishVolumeResponse.decode(value),
   },
+  /** Checks whether an existing volume supports the given capabilities. */
   validateVolumeCapabilities: {
     path: "/csi.v1.Controller/ValidateVolumeCapabilities" as const,
     requestStream: false as const,
@@ -15259,6 +15780,7 @@ export const ControllerService = {
     responseDeserialize: (value: Buffer): ValidateVolumeCapabilitiesResponse =>
       ValidateVolumeCapabilitiesResponse.decode(value),
   },
+  /** Pages through all volumes the plugin knows. */
   listVolumes: {
     path: "/csi.v1.Controller/ListVolumes" as const,
     requestStream: false as const,
@@ -15268,6 +15790,7 @@ export const ControllerService = {
     responseSerialize: (value: ListVolumesResponse): Buffer => Buffer.from(ListVolumesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListVolumesResponse => ListVolumesResponse.decode(value),
   },
+  /** Free capacity of the storage pool for the given parameters and topology. */
   getCapacity: {
     path: "/csi.v1.Controller/GetCapacity" as const,
     requestStream: false as const,
@@ -15277,6 +15800,7 @@ export const ControllerService = {
     responseSerialize: (value: GetCapacityResponse): Buffer => Buffer.from(GetCapacityResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetCapacityResponse => GetCapacityResponse.decode(value),
   },
+  /** Which optional controller RPCs are implemented. */
   controllerGetCapabilities: {
     path: "/csi.v1.Controller/ControllerGetCapabilities" as const,
     requestStream: false as const,
@@ -15290,6 +15814,10 @@ export const ControllerService = {
     responseDeserialize: (value: Buffer): ControllerGetCapabilitiesResponse =>
       ControllerGetCapabilitiesResponse.decode(value),
   },
+  /**
+   * Takes a snapshot of a volume; repeating a request with the same name is
+   * idempotent.
+   */
   createSnapshot: {
     path: "/csi.v1.Controller/CreateSnapshot" as const,
     requestStream: false as const,
@@ -15301,6 +15829,7 @@ export const ControllerService = {
       Buffer.from(CreateSnapshotResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CreateSnapshotResponse => CreateSnapshotResponse.decode(value),
   },
+  /** Deletes a snapshot; succeeds if it is already gone. */
   deleteSnapshot: {
     path: "/csi.v1.Controller/DeleteSnapshot" as const,
     requestStream: false as const,
@@ -15312,6 +15841,7 @@ export const ControllerService = {
       Buffer.from(DeleteSnapshotResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteSnapshotResponse => DeleteSnapshotResponse.decode(value),
   },
+  /** Pages through snapshots, optionally narrowed to one volume or snapshot. */
   listSnapshots: {
     path: "/csi.v1.Controller/ListSnapshots" as const,
     requestStream: false as const,
@@ -15322,6 +15852,7 @@ export const ControllerService = {
       Buffer.from(ListSnapshotsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListSnapshotsResponse => ListSnapshotsResponse.decode(value),
   },
+  /** Reads one snapshot. */
   getSnapshot: {
     path: "/csi.v1.Controller/GetSnapshot" as const,
     requestStream: false as const,
@@ -15331,6 +15862,7 @@ export const ControllerService = {
     responseSerialize: (value: GetSnapshotResponse): Buffer => Buffer.from(GetSnapshotResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetSnapshotResponse => GetSnapshotResponse.decode(value),
   },
+  /** Grows a volume on the storage side. */
   controllerExpandVolume: {
     path: "/csi.v1.Controller/ControllerExpandVolume" as const,
     requestStream: false as const,
@@ -15343,6 +15875,7 @@ export const ControllerService = {
     responseDeserialize: (value: Buffer): ControllerExpandVolumeResponse =>
       ControllerExpandVolumeResponse.decode(value),
   },
+  /** Reads one volume and its current status. */
   controllerGetVolume: {
     path: "/csi.v1.Controller/ControllerGetVolume" as const,
     requestStream: false as const,
@@ -15354,6 +15887,7 @@ export const ControllerService = {
       Buffer.from(ControllerGetVolumeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ControllerGetVolumeResponse => ControllerGetVolumeResponse.decode(value),
   },
+  /** Changes the mutable parameters of an existing volume. */
   controllerModifyVolume: {
     path: "/csi.v1.Controller/ControllerModifyVolume" as const,
     requestStream: false as const,
@@ -15369,24 +15903,43 @@ export const ControllerService = {
 } as const;
 
 export interface ControllerServer extends UntypedServiceImplementation {
+  /** Provisions a volume; repeating a request with the same name is idempotent. */
   createVolume: handleUnaryCall<CreateVolumeRequest, CreateVolumeResponse>;
+  /** Deprovisions a volume; succeeds if it is already gone. */
   deleteVolume: handleUnaryCall<DeleteVolumeRequest, DeleteVolumeResponse>;
+  /** Makes a volume available to a node, e.g. attaches a disk. */
   controllerPublishVolume: handleUnaryCall<ControllerPublishVolumeRequest, ControllerPublishVolumeResponse>;
+  /** Reverses ControllerPublishVolume for one node, or for all if none is named. */
   controllerUnpublishVolume: handleUnaryCall<ControllerUnpublishVolumeRequest, ControllerUnpublishVolumeResponse>;
+  /** Checks whether an existing volume supports the given capabilities. */
   validateVolumeCapabilities: handleUnaryCall<ValidateVolumeCapabilitiesRequest, ValidateVolumeCapabilitiesResponse>;
+  /** Pages through all volumes the plugin knows. */
   listVolumes: handleUnaryCall<ListVolumesRequest, ListVolumesResponse>;
+  /** Free capacity of the storage pool for the given parameters and topology. */
   getCapacity: handleUnaryCall<GetCapacityRequest, GetCapacityResponse>;
+  /** Which optional controller RPCs are implemented. */
   controllerGetCapabilities: handleUnaryCall<ControllerGetCapabilitiesRequest, ControllerGetCapabilitiesResponse>;
+  /**
+   * Takes a snapshot of a volume; repeating a request with the same name is
+   * idempotent.
+   */
   createSnapshot: handleUnaryCall<CreateSnapshotRequest, CreateSnapshotResponse>;
+  /** Deletes a snapshot; succeeds if it is already gone. */
   deleteSnapshot: handleUnaryCall<DeleteSnapshotRequest, DeleteSnapshotResponse>;
+  /** Pages through snapshots, optionally narrowed to one volume or snapshot. */
   listSnapshots: handleUnaryCall<ListSnapshotsRequest, ListSnapshotsResponse>;
+  /** Reads one snapshot. */
   getSnapshot: handleUnaryCall<GetSnapshotRequest, GetSnapshotResponse>;
+  /** Grows a volume on the storage side. */
   controllerExpandVolume: handleUnaryCall<ControllerExpandVolumeRequest, ControllerExpandVolumeResponse>;
+  /** Reads one volume and its current status. */
   controllerGetVolume: handleUnaryCall<ControllerGetVolumeRequest, ControllerGetVolumeResponse>;
+  /** Changes the mutable parameters of an existing volume. */
   controllerModifyVolume: handleUnaryCall<ControllerModifyVolumeRequest, ControllerModifyVolumeResponse>;
 }
 
 export interface ControllerClient extends Client {
+  /** Provisions a volume; repeating a request with the same name is idempotent. */
   createVolume(
     request: CreateVolumeRequest,
     callback: (error: ServiceError | null, response: CreateVolumeResponse) => void,
@@ -15402,6 +15955,7 @@ export interface ControllerClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CreateVolumeResponse) => void,
   ): ClientUnaryCall;
+  /** Deprovisions a volume; succeeds if it is already gone. */
   deleteVolume(
     request: DeleteVolumeRequest,
     callback: (error: ServiceError | null, response: DeleteVolumeResponse) => void,
@@ -15417,6 +15971,7 @@ export interface ControllerClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteVolumeResponse) => void,
   ): ClientUnaryCall;
+  /** Makes a volume available to a node, e.g. attaches a disk. */
   controllerPublishVolume(
     request: ControllerPublishVolumeRequest,
     callback: (error: ServiceError | null, response: ControllerPublishVolumeResponse) => void,
@@ -15432,6 +15987,7 @@ export interface ControllerClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ControllerPublishVolumeResponse) => void,
   ): ClientUnaryCall;
+  /** Reverses ControllerPublishVolume for one node, or for all if none is named. */
   controllerUnpublishVolume(
     request: ControllerUnpublishVolumeRequest,
     callback: (error: ServiceError | null, response: ControllerUnpublishVolumeResponse) => void,
@@ -15447,6 +16003,7 @@ export interface ControllerClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ControllerUnpublishVolumeResponse) => void,
   ): ClientUnaryCall;
+  /** Checks whether an existing volume supports the given capabilities. */
   validateVolumeCapabilities(
     request: ValidateVolumeCapabilitiesRequest,
     callback: (error: ServiceError | null, response: ValidateVolumeCapabilitiesResponse) => void,
@@ -15462,6 +16019,7 @@ export interface ControllerClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ValidateVolumeCapabilitiesResponse) => void,
   ): ClientUnaryCall;
+  /** Pages through all volumes the plugin knows. */
   listVolumes(
     request: ListVolumesRequest,
     callback: (error: ServiceError | null, response: ListVolumesResponse) => void,
@@ -15477,6 +16035,7 @@ export interface ControllerClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListVolumesResponse) => void,
   ): ClientUnaryCall;
+  /** Free capacity of the storage pool for the given parameters and topology. */
   getCapacity(
     request: GetCapacityRequest,
     callback: (error: ServiceError | null, response: GetCapacityResponse) => void,
@@ -15492,6 +16051,7 @@ export interface ControllerClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetCapacityResponse) => void,
   ): ClientUnaryCall;
+  /** Which optional controller RPCs are implemented. */
   controllerGetCapabilities(
     request: ControllerGetCapabilitiesRequest,
     callback: (error: ServiceError | null, response: ControllerGetCapabilitiesResponse) => void,
@@ -15507,6 +16067,10 @@ export interface ControllerClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ControllerGetCapabilitiesResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Takes a snapshot of a volume; repeating a request with the same name is
+   * idempotent.
+   */
   createSnapshot(
     request: CreateSnapshotRequest,
     callback: (error: ServiceError | null, response: CreateSnapshotResponse) => void,
@@ -15522,6 +16086,7 @@ export interface ControllerClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CreateSnapshotResponse) => void,
   ): ClientUnaryCall;
+  /** Deletes a snapshot; succeeds if it is already gone. */
   deleteSnapshot(
     request: DeleteSnapshotRequest,
     callback: (error: ServiceError | null, response: DeleteSnapshotResponse) => void,
@@ -15537,6 +16102,7 @@ export interface ControllerClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteSnapshotResponse) => void,
   ): ClientUnaryCall;
+  /** Pages through snapshots, optionally narrowed to one volume or snapshot. */
   listSnapshots(
     request: ListSnapshotsRequest,
     callback: (error: ServiceError | null, response: ListSnapshotsResponse) => void,
@@ -15552,6 +16118,7 @@ export interface ControllerClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListSnapshotsResponse) => void,
   ): ClientUnaryCall;
+  /** Reads one snapshot. */
   getSnapshot(
     request: GetSnapshotRequest,
     callback: (error: ServiceError | null, response: GetSnapshotResponse) => void,
@@ -15567,6 +16134,7 @@ export interface ControllerClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetSnapshotResponse) => void,
   ): ClientUnaryCall;
+  /** Grows a volume on the storage side. */
   controllerExpandVolume(
     request: ControllerExpandVolumeRequest,
     callback: (error: ServiceError | null, response: ControllerExpandVolumeResponse) => void,
@@ -15582,6 +16150,7 @@ export interface ControllerClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ControllerExpandVolumeResponse) => void,
   ): ClientUnaryCall;
+  /** Reads one volume and its current status. */
   controllerGetVolume(
     request: ControllerGetVolumeRequest,
     callback: (error: ServiceError | null, response: ControllerGetVolumeResponse) => void,
@@ -15597,6 +16166,7 @@ export interface ControllerClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ControllerGetVolumeResponse) => void,
   ): ClientUnaryCall;
+  /** Changes the mutable parameters of an existing volume. */
   controllerModifyVolume(
     request: ControllerModifyVolumeRequest,
     callback: (error: ServiceError | null, response: ControllerModifyVolumeResponse) => void,
@@ -15620,8 +16190,13 @@ export const ControllerClient = makeGenericClientConstructor(ControllerService, 
   serviceName: string;
 };
 
+/**
+ * Operations on groups of volumes, such as crash-consistent group snapshots.
+ * Source: CSI v1.12.0 csi.proto, service GroupController.
+ */
 export type GroupControllerService = typeof GroupControllerService;
 export const GroupControllerService = {
+  /** Which optional group controller RPCs are implemented. */
   groupControllerGetCapabilities: {
     path: "/csi.v1.GroupController/GroupControllerGetCapabilities" as const,
     requestStream: false as const,
@@ -15635,6 +16210,7 @@ export const GroupControllerService = {
     responseDeserialize: (value: Buffer): GroupControllerGetCapabilitiesResponse =>
       GroupControllerGetCapabilitiesResponse.decode(value),
   },
+  /** Snapshots several volumes at one consistent point in time. */
   createVolumeGroupSnapshot: {
     path: "/csi.v1.GroupController/CreateVolumeGroupSnapshot" as const,
     requestStream: false as const,
@@ -15648,6 +16224,7 @@ export const GroupControllerService = {
     responseDeserialize: (value: Buffer): CreateVolumeGroupSnapshotResponse =>
       CreateVolumeGroupSnapshotResponse.decode(value),
   },
+  /** Deletes a group snapshot with its member snapshots; idempotent. */
   deleteVolumeGroupSnapshot: {
     path: "/csi.v1.GroupController/DeleteVolumeGroupSnapshot" as const,
     requestStream: false as const,
@@ -15661,6 +16238,7 @@ export const GroupControllerService = {
     responseDeserialize: (value: Buffer): DeleteVolumeGroupSnapshotResponse =>
       DeleteVolumeGroupSnapshotResponse.decode(value),
   },
+  /** Reads one group snapshot. */
   getVolumeGroupSnapshot: {
     path: "/csi.v1.GroupController/GetVolumeGroupSnapshot" as const,
     requestStream: false as const,
@@ -15676,16 +16254,21 @@ export const GroupControllerService = {
 } as const;
 
 export interface GroupControllerServer extends UntypedServiceImplementation {
+  /** Which optional group controller RPCs are implemented. */
   groupControllerGetCapabilities: handleUnaryCall<
     GroupControllerGetCapabilitiesRequest,
     GroupControllerGetCapabilitiesResponse
   >;
+  /** Snapshots several volumes at one consistent point in time. */
   createVolumeGroupSnapshot: handleUnaryCall<CreateVolumeGroupSnapshotRequest, CreateVolumeGroupSnapshotResponse>;
+  /** Deletes a group snapshot with its member snapshots; idempotent. */
   deleteVolumeGroupSnapshot: handleUnaryCall<DeleteVolumeGroupSnapshotRequest, DeleteVolumeGroupSnapshotResponse>;
+  /** Reads one group snapshot. */
   getVolumeGroupSnapshot: handleUnaryCall<GetVolumeGroupSnapshotRequest, GetVolumeGroupSnapshotResponse>;
 }
 
 export interface GroupControllerClient extends Client {
+  /** Which optional group controller RPCs are implemented. */
   groupControllerGetCapabilities(
     request: GroupControllerGetCapabilitiesRequest,
     callback: (error: ServiceError | null, response: GroupControllerGetCapabilitiesResponse) => void,
@@ -15701,6 +16284,7 @@ export interface GroupControllerClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GroupControllerGetCapabilitiesResponse) => void,
   ): ClientUnaryCall;
+  /** Snapshots several volumes at one consistent point in time. */
   createVolumeGroupSnapshot(
     request: CreateVolumeGroupSnapshotRequest,
     callback: (error: ServiceError | null, response: CreateVolumeGroupSnapshotResponse) => void,
@@ -15716,6 +16300,7 @@ export interface GroupControllerClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CreateVolumeGroupSnapshotResponse) => void,
   ): ClientUnaryCall;
+  /** Deletes a group snapshot with its member snapshots; idempotent. */
   deleteVolumeGroupSnapshot(
     request: DeleteVolumeGroupSnapshotRequest,
     callback: (error: ServiceError | null, response: DeleteVolumeGroupSnapshotResponse) => void,
@@ -15731,6 +16316,7 @@ export interface GroupControllerClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteVolumeGroupSnapshotResponse) => void,
   ): ClientUnaryCall;
+  /** Reads one group snapshot. */
   getVolumeGroupSnapshot(
     request: GetVolumeGroupSnapshotRequest,
     callback: (error: ServiceError | null, response: GetVolumeGroupSnapshotResponse) => void,
@@ -15757,8 +16343,13 @@ export const GroupControllerClient = makeGenericClientConstructor(
   serviceName: string;
 };
 
+/**
+ * Block-level metadata of snapshots, for efficient backups.
+ * Source: CSI v1.12.0 csi.proto, service SnapshotMetadata.
+ */
 export type SnapshotMetadataService = typeof SnapshotMetadataService;
 export const SnapshotMetadataService = {
+  /** Streams the allocated block ranges of one snapshot. */
   getMetadataAllocated: {
     path: "/csi.v1.SnapshotMetadata/GetMetadataAllocated" as const,
     requestStream: false as const,
@@ -15770,6 +16361,7 @@ export const SnapshotMetadataService = {
       Buffer.from(GetMetadataAllocatedResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetMetadataAllocatedResponse => GetMetadataAllocatedResponse.decode(value),
   },
+  /** Streams the block ranges that differ between two snapshots of one volume. */
   getMetadataDelta: {
     path: "/csi.v1.SnapshotMetadata/GetMetadataDelta" as const,
     requestStream: false as const,
@@ -15784,11 +16376,14 @@ export const SnapshotMetadataService = {
 } as const;
 
 export interface SnapshotMetadataServer extends UntypedServiceImplementation {
+  /** Streams the allocated block ranges of one snapshot. */
   getMetadataAllocated: handleServerStreamingCall<GetMetadataAllocatedRequest, GetMetadataAllocatedResponse>;
+  /** Streams the block ranges that differ between two snapshots of one volume. */
   getMetadataDelta: handleServerStreamingCall<GetMetadataDeltaRequest, GetMetadataDeltaResponse>;
 }
 
 export interface SnapshotMetadataClient extends Client {
+  /** Streams the allocated block ranges of one snapshot. */
   getMetadataAllocated(
     request: GetMetadataAllocatedRequest,
     options?: Partial<CallOptions>,
@@ -15798,6 +16393,7 @@ export interface SnapshotMetadataClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<GetMetadataAllocatedResponse>;
+  /** Streams the block ranges that differ between two snapshots of one volume. */
   getMetadataDelta(
     request: GetMetadataDeltaRequest,
     options?: Partial<CallOptions>,
@@ -15818,8 +16414,16 @@ export const SnapshotMetadataClient = makeGenericClientConstructor(
   serviceName: string;
 };
 
+/**
+ * Operations run on the node where the volume is used.
+ * Source: CSI v1.12.0 csi.proto, service Node.
+ */
 export type NodeService = typeof NodeService;
 export const NodeService = {
+  /**
+   * Prepares a volume once per node at a staging path, e.g. formats and
+   * mounts it.
+   */
   nodeStageVolume: {
     path: "/csi.v1.Node/NodeStageVolume" as const,
     requestStream: false as const,
@@ -15831,6 +16435,7 @@ export const NodeService = {
       Buffer.from(NodeStageVolumeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): NodeStageVolumeResponse => NodeStageVolumeResponse.decode(value),
   },
+  /** Reverses NodeStageVolume. */
   nodeUnstageVolume: {
     path: "/csi.v1.Node/NodeUnstageVolume" as const,
     requestStream: false as const,
@@ -15842,6 +16447,7 @@ export const NodeService = {
       Buffer.from(NodeUnstageVolumeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): NodeUnstageVolumeResponse => NodeUnstageVolumeResponse.decode(value),
   },
+  /** Makes a volume available at a workload's target path. */
   nodePublishVolume: {
     path: "/csi.v1.Node/NodePublishVolume" as const,
     requestStream: false as const,
@@ -15853,6 +16459,7 @@ export const NodeService = {
       Buffer.from(NodePublishVolumeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): NodePublishVolumeResponse => NodePublishVolumeResponse.decode(value),
   },
+  /** Reverses NodePublishVolume. */
   nodeUnpublishVolume: {
     path: "/csi.v1.Node/NodeUnpublishVolume" as const,
     requestStream: false as const,
@@ -15864,6 +16471,7 @@ export const NodeService = {
       Buffer.from(NodeUnpublishVolumeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): NodeUnpublishVolumeResponse => NodeUnpublishVolumeResponse.decode(value),
   },
+  /** Space, inode use and condition of a volume as seen from the node. */
   nodeGetVolumeStats: {
     path: "/csi.v1.Node/NodeGetVolumeStats" as const,
     requestStream: false as const,
@@ -15875,6 +16483,7 @@ export const NodeService = {
       Buffer.from(NodeGetVolumeStatsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): NodeGetVolumeStatsResponse => NodeGetVolumeStatsResponse.decode(value),
   },
+  /** Grows the volume on the node side, e.g. resizes its filesystem. */
   nodeExpandVolume: {
     path: "/csi.v1.Node/NodeExpandVolume" as const,
     requestStream: false as const,
@@ -15886,6 +16495,7 @@ export const NodeService = {
       Buffer.from(NodeExpandVolumeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): NodeExpandVolumeResponse => NodeExpandVolumeResponse.decode(value),
   },
+  /** Which optional node RPCs are implemented. */
   nodeGetCapabilities: {
     path: "/csi.v1.Node/NodeGetCapabilities" as const,
     requestStream: false as const,
@@ -15897,6 +16507,7 @@ export const NodeService = {
       Buffer.from(NodeGetCapabilitiesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): NodeGetCapabilitiesResponse => NodeGetCapabilitiesResponse.decode(value),
   },
+  /** Node id, volume limit and topology of this node. */
   nodeGetInfo: {
     path: "/csi.v1.Node/NodeGetInfo" as const,
     requestStream: false as const,
@@ -15909,17 +16520,32 @@ export const NodeService = {
 } as const;
 
 export interface NodeServer extends UntypedServiceImplementation {
+  /**
+   * Prepares a volume once per node at a staging path, e.g. formats and
+   * mounts it.
+   */
   nodeStageVolume: handleUnaryCall<NodeStageVolumeRequest, NodeStageVolumeResponse>;
+  /** Reverses NodeStageVolume. */
   nodeUnstageVolume: handleUnaryCall<NodeUnstageVolumeRequest, NodeUnstageVolumeResponse>;
+  /** Makes a volume available at a workload's target path. */
   nodePublishVolume: handleUnaryCall<NodePublishVolumeRequest, NodePublishVolumeResponse>;
+  /** Reverses NodePublishVolume. */
   nodeUnpublishVolume: handleUnaryCall<NodeUnpublishVolumeRequest, NodeUnpublishVolumeResponse>;
+  /** Space, inode use and condition of a volume as seen from the node. */
   nodeGetVolumeStats: handleUnaryCall<NodeGetVolumeStatsRequest, NodeGetVolumeStatsResponse>;
+  /** Grows the volume on the node side, e.g. resizes its filesystem. */
   nodeExpandVolume: handleUnaryCall<NodeExpandVolumeRequest, NodeExpandVolumeResponse>;
+  /** Which optional node RPCs are implemented. */
   nodeGetCapabilities: handleUnaryCall<NodeGetCapabilitiesRequest, NodeGetCapabilitiesResponse>;
+  /** Node id, volume limit and topology of this node. */
   nodeGetInfo: handleUnaryCall<NodeGetInfoRequest, NodeGetInfoResponse>;
 }
 
 export interface NodeClient extends Client {
+  /**
+   * Prepares a volume once per node at a staging path, e.g. formats and
+   * mounts it.
+   */
   nodeStageVolume(
     request: NodeStageVolumeRequest,
     callback: (error: ServiceError | null, response: NodeStageVolumeResponse) => void,
@@ -15935,6 +16561,7 @@ export interface NodeClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: NodeStageVolumeResponse) => void,
   ): ClientUnaryCall;
+  /** Reverses NodeStageVolume. */
   nodeUnstageVolume(
     request: NodeUnstageVolumeRequest,
     callback: (error: ServiceError | null, response: NodeUnstageVolumeResponse) => void,
@@ -15950,6 +16577,7 @@ export interface NodeClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: NodeUnstageVolumeResponse) => void,
   ): ClientUnaryCall;
+  /** Makes a volume available at a workload's target path. */
   nodePublishVolume(
     request: NodePublishVolumeRequest,
     callback: (error: ServiceError | null, response: NodePublishVolumeResponse) => void,
@@ -15965,6 +16593,7 @@ export interface NodeClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: NodePublishVolumeResponse) => void,
   ): ClientUnaryCall;
+  /** Reverses NodePublishVolume. */
   nodeUnpublishVolume(
     request: NodeUnpublishVolumeRequest,
     callback: (error: ServiceError | null, response: NodeUnpublishVolumeResponse) => void,
@@ -15980,6 +16609,7 @@ export interface NodeClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: NodeUnpublishVolumeResponse) => void,
   ): ClientUnaryCall;
+  /** Space, inode use and condition of a volume as seen from the node. */
   nodeGetVolumeStats(
     request: NodeGetVolumeStatsRequest,
     callback: (error: ServiceError | null, response: NodeGetVolumeStatsResponse) => void,
@@ -15995,6 +16625,7 @@ export interface NodeClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: NodeGetVolumeStatsResponse) => void,
   ): ClientUnaryCall;
+  /** Grows the volume on the node side, e.g. resizes its filesystem. */
   nodeExpandVolume(
     request: NodeExpandVolumeRequest,
     callback: (error: ServiceError | null, response: NodeExpandVolumeResponse) => void,
@@ -16010,6 +16641,7 @@ export interface NodeClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: NodeExpandVolumeResponse) => void,
   ): ClientUnaryCall;
+  /** Which optional node RPCs are implemented. */
   nodeGetCapabilities(
     request: NodeGetCapabilitiesRequest,
     callback: (error: ServiceError | null, response: NodeGetCapabilitiesResponse) => void,
@@ -16025,6 +16657,7 @@ export interface NodeClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: NodeGetCapabilitiesResponse) => void,
   ): ClientUnaryCall;
+  /** Node id, volume limit and topology of this node. */
   nodeGetInfo(
     request: NodeGetInfoRequest,
     callback: (error: ServiceError | null, response: NodeGetInfoResponse) => void,

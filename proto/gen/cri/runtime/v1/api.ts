@@ -22,6 +22,10 @@ export const protobufPackage = "runtime.v1";
 
 export const protobufFileName = "cri/runtime/v1/api.proto";
 
+/**
+ * Transport protocol of a port mapping.
+ * Source: cri-api v0.36.3 api.proto, enum Protocol.
+ */
 export enum Protocol {
   TCP = 0,
   UDP = 1,
@@ -61,9 +65,16 @@ export function protocolToJSON(object: Protocol): string {
   }
 }
 
+/**
+ * How mount events travel between host and container.
+ * Source: cri-api v0.36.3 api.proto, enum MountPropagation.
+ */
 export enum MountPropagation {
+  /** PROPAGATION_PRIVATE - Neither direction (rprivate). */
   PROPAGATION_PRIVATE = 0,
+  /** PROPAGATION_HOST_TO_CONTAINER - Host to container only (rslave). */
   PROPAGATION_HOST_TO_CONTAINER = 1,
+  /** PROPAGATION_BIDIRECTIONAL - Both directions (rshared). */
   PROPAGATION_BIDIRECTIONAL = 2,
   UNRECOGNIZED = -1,
 }
@@ -100,10 +111,18 @@ export function mountPropagationToJSON(object: MountPropagation): string {
   }
 }
 
+/**
+ * Which namespace a container or sandbox joins.
+ * Source: cri-api v0.36.3 api.proto, enum NamespaceMode.
+ */
 export enum NamespaceMode {
+  /** POD - Shared by all containers of the pod. */
   POD = 0,
+  /** CONTAINER - Private to one container. */
   CONTAINER = 1,
+  /** NODE - The host's namespace. */
   NODE = 2,
+  /** TARGET - The namespace of the container named by NamespaceOption.target_id. */
   TARGET = 3,
   UNRECOGNIZED = -1,
 }
@@ -145,8 +164,14 @@ export function namespaceModeToJSON(object: NamespaceMode): string {
   }
 }
 
+/**
+ * How the first process's supplemental groups are computed.
+ * Source: cri-api v0.36.3 api.proto, enum SupplementalGroupsPolicy.
+ */
 export enum SupplementalGroupsPolicy {
+  /** Merge - Requested groups plus those the image's /etc/group assigns; the default. */
   Merge = 0,
+  /** Strict - Only the requested groups; the image's /etc/group is ignored. */
   Strict = 1,
   UNRECOGNIZED = -1,
 }
@@ -178,6 +203,10 @@ export function supplementalGroupsPolicyToJSON(object: SupplementalGroupsPolicy)
   }
 }
 
+/**
+ * Lifecycle state of a sandbox.
+ * Source: cri-api v0.36.3 api.proto, enum PodSandboxState.
+ */
 export enum PodSandboxState {
   SANDBOX_READY = 0,
   SANDBOX_NOTREADY = 1,
@@ -211,7 +240,12 @@ export function podSandboxStateToJSON(object: PodSandboxState): string {
   }
 }
 
+/**
+ * Stop signal choices; values are enum positions, not signal numbers.
+ * Source: cri-api v0.36.3 api.proto, enum Signal.
+ */
 export enum Signal {
+  /** RUNTIME_DEFAULT - Leave the choice to the image or runtime. */
   RUNTIME_DEFAULT = 0,
   SIGABRT = 1,
   SIGALRM = 2,
@@ -628,6 +662,10 @@ export function signalToJSON(object: Signal): string {
   }
 }
 
+/**
+ * Lifecycle state of a container.
+ * Source: cri-api v0.36.3 api.proto, enum ContainerState.
+ */
 export enum ContainerState {
   CONTAINER_CREATED = 0,
   CONTAINER_RUNNING = 1,
@@ -673,6 +711,10 @@ export function containerStateToJSON(object: ContainerState): string {
   }
 }
 
+/**
+ * Kinds of container lifecycle event.
+ * Source: cri-api v0.36.3 api.proto, enum ContainerEventType.
+ */
 export enum ContainerEventType {
   CONTAINER_CREATED_EVENT = 0,
   CONTAINER_STARTED_EVENT = 1,
@@ -718,6 +760,10 @@ export function containerEventTypeToJSON(object: ContainerEventType): string {
   }
 }
 
+/**
+ * Whether a metric only grows or may go both ways.
+ * Source: cri-api v0.36.3 api.proto, enum MetricType.
+ */
 export enum MetricType {
   COUNTER = 0,
   GAUGE = 1,
@@ -751,6 +797,10 @@ export function metricTypeToJSON(object: MetricType): string {
   }
 }
 
+/**
+ * Who manages cgroups: systemd or direct cgroupfs writes.
+ * Source: cri-api v0.36.3 api.proto, enum CgroupDriver.
+ */
 export enum CgroupDriver {
   SYSTEMD = 0,
   CGROUPFS = 1,
@@ -784,92 +834,169 @@ export function cgroupDriverToJSON(object: CgroupDriver): string {
   }
 }
 
+/**
+ * Argument of Version.
+ * Source: cri-api v0.36.3 api.proto, message VersionRequest.
+ */
 export interface VersionRequest {
+  /** CRI version the kubelet speaks. */
   version: string;
 }
 
+/**
+ * Result of Version.
+ * Source: cri-api v0.36.3 api.proto, message VersionResponse.
+ */
 export interface VersionResponse {
+  /** Version of the runtime service API. */
   version: string;
   runtimeName: string;
+  /** Runtime release; semver expected. */
   runtimeVersion: string;
+  /** CRI version implemented, e.g. "v1". */
   runtimeApiVersion: string;
 }
 
+/**
+ * resolv.conf contents for a sandbox.
+ * Source: cri-api v0.36.3 api.proto, message DNSConfig.
+ */
 export interface DNSConfig {
+  /** Nameserver addresses. */
   servers: string[];
+  /** Search domains. */
   searches: string[];
+  /** resolv.conf option entries such as "ndots:5". */
   options: string[];
 }
 
+/**
+ * A container port published on the host.
+ * Source: cri-api v0.36.3 api.proto, message PortMapping.
+ */
 export interface PortMapping {
   protocol: Protocol;
   containerPort: number;
   hostPort: number;
+  /** Host address to bind; empty means any. */
   hostIp: string;
 }
 
+/**
+ * A host path or an image mounted into a container.
+ * Source: cri-api v0.36.3 api.proto, message Mount.
+ */
 export interface Mount {
   containerPath: string;
+  /** Source on the host; must be empty when image is set. */
   hostPath: string;
   readonly: boolean;
+  /** Relabel the source for SELinux before use. */
   selinuxRelabel: boolean;
   propagation: MountPropagation;
+  /** ID-mapped mount ranges for user IDs. */
   uidMappings: IDMapping[];
+  /** ID-mapped mount ranges for group IDs. */
   gidMappings: IDMapping[];
+  /** Read-only for submounts too; needs readonly and private propagation. */
   recursiveReadOnly: boolean;
-  image?: ImageSpec | undefined;
+  /** Image volume: mount this image (read-only) instead of a host path. */
+  image?:
+    | ImageSpec
+    | undefined;
+  /** Directory inside the image to mount instead of its root. */
   imageSubPath: string;
 }
 
+/**
+ * One contiguous range of a user-namespace ID map.
+ * Source: cri-api v0.36.3 api.proto, message IDMapping.
+ */
 export interface IDMapping {
   hostId: number;
   containerId: number;
+  /** Number of IDs in the range. */
   length: number;
 }
 
+/**
+ * User-namespace request for a sandbox.
+ * Source: cri-api v0.36.3 api.proto, message UserNamespace.
+ */
 export interface UserNamespace {
+  /** Only POD and NODE are supported. */
   mode: NamespaceMode;
   uids: IDMapping[];
   gids: IDMapping[];
 }
 
+/**
+ * Namespace choices for a sandbox or container on Linux.
+ * Source: cri-api v0.36.3 api.proto, message NamespaceOption.
+ */
 export interface NamespaceOption {
   network: NamespaceMode;
   pid: NamespaceMode;
   ipc: NamespaceMode;
+  /** Container whose namespaces TARGET refers to. */
   targetId: string;
   usernsOptions?: UserNamespace | undefined;
 }
 
+/**
+ * An int64 whose absence is distinguishable from zero.
+ * Source: cri-api v0.36.3 api.proto, message Int64Value.
+ */
 export interface Int64Value {
   value: bigint;
 }
 
+/**
+ * Security settings of a Linux sandbox and its infrastructure process.
+ * Source: cri-api v0.36.3 api.proto, message LinuxSandboxSecurityContext.
+ */
 export interface LinuxSandboxSecurityContext {
   namespaceOptions?: NamespaceOption | undefined;
   selinuxOptions?: SELinuxOption | undefined;
-  runAsUser?: Int64Value | undefined;
+  runAsUser?:
+    | Int64Value
+    | undefined;
+  /** Only valid together with run_as_user. */
   runAsGroup?: Int64Value | undefined;
   readonlyRootfs: boolean;
   supplementalGroups: bigint[];
   supplementalGroupsPolicy: SupplementalGroupsPolicy;
+  /** Whether containers in this sandbox may run privileged. */
   privileged: boolean;
   seccomp?: SecurityProfile | undefined;
   apparmor?:
     | SecurityProfile
     | undefined;
-  /** @deprecated */
+  /**
+   * Superseded by seccomp.
+   *
+   * @deprecated
+   */
   seccompProfilePath: string;
 }
 
+/**
+ * A seccomp or AppArmor profile selection.
+ * Source: cri-api v0.36.3 api.proto, message SecurityProfile.
+ */
 export interface SecurityProfile {
   profileType: SecurityProfile_ProfileType;
+  /** Absolute path for seccomp, profile name for AppArmor; Localhost only. */
   localhostRef: string;
 }
 
+/** Kind of profile. */
 export enum SecurityProfile_ProfileType {
+  /** RuntimeDefault - The runtime's built-in profile. */
   RuntimeDefault = 0,
+  /** Unconfined - No confinement. */
   Unconfined = 1,
+  /** Localhost - A profile installed on the node, named by localhost_ref. */
   Localhost = 2,
   UNRECOGNIZED = -1,
 }
@@ -906,11 +1033,20 @@ export function securityProfile_ProfileTypeToJSON(object: SecurityProfile_Profil
   }
 }
 
+/**
+ * Linux-specific sandbox settings.
+ * Source: cri-api v0.36.3 api.proto, message LinuxPodSandboxConfig.
+ */
 export interface LinuxPodSandboxConfig {
+  /** Parent cgroup in cgroupfs syntax; the runtime may translate it for systemd. */
   cgroupParent: string;
   securityContext?: LinuxSandboxSecurityContext | undefined;
   sysctls: { [key: string]: string };
-  overhead?: LinuxContainerResources | undefined;
+  /** Resources the sandbox itself costs beyond its containers. */
+  overhead?:
+    | LinuxContainerResources
+    | undefined;
+  /** Sum of the containers' resources. */
   resources?: LinuxContainerResources | undefined;
 }
 
@@ -919,20 +1055,34 @@ export interface LinuxPodSandboxConfig_SysctlsEntry {
   value: string;
 }
 
+/**
+ * Identity of a sandbox from the pod it serves.
+ * Source: cri-api v0.36.3 api.proto, message PodSandboxMetadata.
+ */
 export interface PodSandboxMetadata {
   name: string;
   uid: string;
   namespace: string;
+  /** Counts re-creations of the sandbox for the same pod. */
   attempt: number;
 }
 
+/**
+ * Everything needed to create a sandbox.
+ * Source: cri-api v0.36.3 api.proto, message PodSandboxConfig.
+ */
 export interface PodSandboxConfig {
-  metadata?: PodSandboxMetadata | undefined;
+  metadata?:
+    | PodSandboxMetadata
+    | undefined;
+  /** May be empty only when the network namespace is NODE. */
   hostname: string;
+  /** Host directory under which container log paths are resolved. */
   logDirectory: string;
   dnsConfig?: DNSConfig | undefined;
   portMappings: PortMapping[];
   labels: { [key: string]: string };
+  /** Opaque to the runtime; returned unchanged in the status. */
   annotations: { [key: string]: string };
   linux?: LinuxPodSandboxConfig | undefined;
   windows?: WindowsPodSandboxConfig | undefined;
@@ -948,55 +1098,110 @@ export interface PodSandboxConfig_AnnotationsEntry {
   value: string;
 }
 
+/**
+ * Argument of RunPodSandbox.
+ * Source: cri-api v0.36.3 api.proto, message RunPodSandboxRequest.
+ */
 export interface RunPodSandboxRequest {
-  config?: PodSandboxConfig | undefined;
+  config?:
+    | PodSandboxConfig
+    | undefined;
+  /** Named runtime configuration to use; empty selects the default. */
   runtimeHandler: string;
 }
 
+/**
+ * Result of RunPodSandbox.
+ * Source: cri-api v0.36.3 api.proto, message RunPodSandboxResponse.
+ */
 export interface RunPodSandboxResponse {
   podSandboxId: string;
 }
 
+/**
+ * Argument of StopPodSandbox.
+ * Source: cri-api v0.36.3 api.proto, message StopPodSandboxRequest.
+ */
 export interface StopPodSandboxRequest {
   podSandboxId: string;
 }
 
+/**
+ * Result of StopPodSandbox.
+ * Source: cri-api v0.36.3 api.proto, message StopPodSandboxResponse.
+ */
 export interface StopPodSandboxResponse {
 }
 
+/**
+ * Argument of RemovePodSandbox.
+ * Source: cri-api v0.36.3 api.proto, message RemovePodSandboxRequest.
+ */
 export interface RemovePodSandboxRequest {
   podSandboxId: string;
 }
 
+/**
+ * Result of RemovePodSandbox.
+ * Source: cri-api v0.36.3 api.proto, message RemovePodSandboxResponse.
+ */
 export interface RemovePodSandboxResponse {
 }
 
+/**
+ * Argument of PodSandboxStatus.
+ * Source: cri-api v0.36.3 api.proto, message PodSandboxStatusRequest.
+ */
 export interface PodSandboxStatusRequest {
   podSandboxId: string;
+  /** Ask for extra runtime-specific detail in info. */
   verbose: boolean;
 }
 
+/**
+ * One IP address of a pod.
+ * Source: cri-api v0.36.3 api.proto, message PodIP.
+ */
 export interface PodIP {
   ip: string;
 }
 
+/**
+ * Addresses of a sandbox.
+ * Source: cri-api v0.36.3 api.proto, message PodSandboxNetworkStatus.
+ */
 export interface PodSandboxNetworkStatus {
+  /** Primary address. */
   ip: string;
+  /** Further addresses, e.g. the other IP family. */
   additionalIps: PodIP[];
 }
 
+/**
+ * Namespace settings in effect for a sandbox.
+ * Source: cri-api v0.36.3 api.proto, message Namespace.
+ */
 export interface Namespace {
   options?: NamespaceOption | undefined;
 }
 
+/**
+ * Linux-specific sandbox status.
+ * Source: cri-api v0.36.3 api.proto, message LinuxPodSandboxStatus.
+ */
 export interface LinuxPodSandboxStatus {
   namespaces?: Namespace | undefined;
 }
 
+/**
+ * Observed state of a sandbox.
+ * Source: cri-api v0.36.3 api.proto, message PodSandboxStatus.
+ */
 export interface PodSandboxStatus {
   id: string;
   metadata?: PodSandboxMetadata | undefined;
   state: PodSandboxState;
+  /** Creation time, Unix nanoseconds. */
   createdAt: bigint;
   network?: PodSandboxNetworkStatus | undefined;
   linux?: LinuxPodSandboxStatus | undefined;
@@ -1015,10 +1220,19 @@ export interface PodSandboxStatus_AnnotationsEntry {
   value: string;
 }
 
+/**
+ * Result of PodSandboxStatus.
+ * Source: cri-api v0.36.3 api.proto, message PodSandboxStatusResponse.
+ */
 export interface PodSandboxStatusResponse {
-  status?: PodSandboxStatus | undefined;
+  status?:
+    | PodSandboxStatus
+    | undefined;
+  /** Free-form runtime detail, filled when verbose was asked. */
   info: { [key: string]: string };
+  /** Statuses of the sandbox's containers. */
   containersStatuses: ContainerStatus[];
+  /** When the statuses were taken, Unix nanoseconds. */
   timestamp: bigint;
 }
 
@@ -1027,13 +1241,24 @@ export interface PodSandboxStatusResponse_InfoEntry {
   value: string;
 }
 
+/**
+ * Wrapper that makes a state filter optional.
+ * Source: cri-api v0.36.3 api.proto, message PodSandboxStateValue.
+ */
 export interface PodSandboxStateValue {
   state: PodSandboxState;
 }
 
+/**
+ * Criteria for listing sandboxes; all set criteria must match.
+ * Source: cri-api v0.36.3 api.proto, message PodSandboxFilter.
+ */
 export interface PodSandboxFilter {
   id: string;
-  state?: PodSandboxStateValue | undefined;
+  state?:
+    | PodSandboxStateValue
+    | undefined;
+  /** Every pair must match a label. */
   labelSelector: { [key: string]: string };
 }
 
@@ -1042,14 +1267,23 @@ export interface PodSandboxFilter_LabelSelectorEntry {
   value: string;
 }
 
+/**
+ * Argument of ListPodSandbox.
+ * Source: cri-api v0.36.3 api.proto, message ListPodSandboxRequest.
+ */
 export interface ListPodSandboxRequest {
   filter?: PodSandboxFilter | undefined;
 }
 
+/**
+ * Summary of a sandbox in listings.
+ * Source: cri-api v0.36.3 api.proto, message PodSandbox.
+ */
 export interface PodSandbox {
   id: string;
   metadata?: PodSandboxMetadata | undefined;
   state: PodSandboxState;
+  /** Creation time, Unix nanoseconds. */
   createdAt: bigint;
   labels: { [key: string]: string };
   annotations: { [key: string]: string };
@@ -1066,26 +1300,50 @@ export interface PodSandbox_AnnotationsEntry {
   value: string;
 }
 
+/**
+ * Result of ListPodSandbox.
+ * Source: cri-api v0.36.3 api.proto, message ListPodSandboxResponse.
+ */
 export interface ListPodSandboxResponse {
   items: PodSandbox[];
 }
 
+/**
+ * Argument of StreamPodSandboxes.
+ * Source: cri-api v0.36.3 api.proto, message StreamPodSandboxesRequest.
+ */
 export interface StreamPodSandboxesRequest {
   filter?: PodSandboxFilter | undefined;
 }
 
+/**
+ * One batch of StreamPodSandboxes.
+ * Source: cri-api v0.36.3 api.proto, message StreamPodSandboxesResponse.
+ */
 export interface StreamPodSandboxesResponse {
   podSandboxes: PodSandbox[];
 }
 
+/**
+ * Argument of PodSandboxStats.
+ * Source: cri-api v0.36.3 api.proto, message PodSandboxStatsRequest.
+ */
 export interface PodSandboxStatsRequest {
   podSandboxId: string;
 }
 
+/**
+ * Result of PodSandboxStats.
+ * Source: cri-api v0.36.3 api.proto, message PodSandboxStatsResponse.
+ */
 export interface PodSandboxStatsResponse {
   stats?: PodSandboxStats | undefined;
 }
 
+/**
+ * Criteria for sandbox stats; all set criteria must match.
+ * Source: cri-api v0.36.3 api.proto, message PodSandboxStatsFilter.
+ */
 export interface PodSandboxStatsFilter {
   id: string;
   labelSelector: { [key: string]: string };
@@ -1096,22 +1354,42 @@ export interface PodSandboxStatsFilter_LabelSelectorEntry {
   value: string;
 }
 
+/**
+ * Argument of ListPodSandboxStats.
+ * Source: cri-api v0.36.3 api.proto, message ListPodSandboxStatsRequest.
+ */
 export interface ListPodSandboxStatsRequest {
   filter?: PodSandboxStatsFilter | undefined;
 }
 
+/**
+ * Result of ListPodSandboxStats.
+ * Source: cri-api v0.36.3 api.proto, message ListPodSandboxStatsResponse.
+ */
 export interface ListPodSandboxStatsResponse {
   stats: PodSandboxStats[];
 }
 
+/**
+ * Argument of StreamPodSandboxStats.
+ * Source: cri-api v0.36.3 api.proto, message StreamPodSandboxStatsRequest.
+ */
 export interface StreamPodSandboxStatsRequest {
   filter?: PodSandboxStatsFilter | undefined;
 }
 
+/**
+ * One batch of StreamPodSandboxStats.
+ * Source: cri-api v0.36.3 api.proto, message StreamPodSandboxStatsResponse.
+ */
 export interface StreamPodSandboxStatsResponse {
   podSandboxStats: PodSandboxStats[];
 }
 
+/**
+ * Identity of a sandbox attached to its stats.
+ * Source: cri-api v0.36.3 api.proto, message PodSandboxAttributes.
+ */
 export interface PodSandboxAttributes {
   id: string;
   metadata?: PodSandboxMetadata | undefined;
@@ -1129,12 +1407,20 @@ export interface PodSandboxAttributes_AnnotationsEntry {
   value: string;
 }
 
+/**
+ * Resource usage of a sandbox; one of linux or windows is set.
+ * Source: cri-api v0.36.3 api.proto, message PodSandboxStats.
+ */
 export interface PodSandboxStats {
   attributes?: PodSandboxAttributes | undefined;
   linux?: LinuxPodSandboxStats | undefined;
   windows?: WindowsPodSandboxStats | undefined;
 }
 
+/**
+ * Sandbox usage on Linux.
+ * Source: cri-api v0.36.3 api.proto, message LinuxPodSandboxStats.
+ */
 export interface LinuxPodSandboxStats {
   cpu?: CpuUsage | undefined;
   memory?: MemoryUsage | undefined;
@@ -1144,6 +1430,10 @@ export interface LinuxPodSandboxStats {
   io?: IoUsage | undefined;
 }
 
+/**
+ * Sandbox usage on Windows.
+ * Source: cri-api v0.36.3 api.proto, message WindowsPodSandboxStats.
+ */
 export interface WindowsPodSandboxStats {
   cpu?: WindowsCpuUsage | undefined;
   memory?: WindowsMemoryUsage | undefined;
@@ -1152,18 +1442,32 @@ export interface WindowsPodSandboxStats {
   containers: WindowsContainerStats[];
 }
 
+/**
+ * Network counters of a sandbox on Linux.
+ * Source: cri-api v0.36.3 api.proto, message NetworkUsage.
+ */
 export interface NetworkUsage {
+  /** Sample time, Unix nanoseconds. */
   timestamp: bigint;
   defaultInterface?: NetworkInterfaceUsage | undefined;
   interfaces: NetworkInterfaceUsage[];
 }
 
+/**
+ * Network counters of a sandbox on Windows.
+ * Source: cri-api v0.36.3 api.proto, message WindowsNetworkUsage.
+ */
 export interface WindowsNetworkUsage {
+  /** Sample time, Unix nanoseconds. */
   timestamp: bigint;
   defaultInterface?: WindowsNetworkInterfaceUsage | undefined;
   interfaces: WindowsNetworkInterfaceUsage[];
 }
 
+/**
+ * Cumulative counters of one interface.
+ * Source: cri-api v0.36.3 api.proto, message NetworkInterfaceUsage.
+ */
 export interface NetworkInterfaceUsage {
   name: string;
   rxBytes?: UInt64Value | undefined;
@@ -1172,6 +1476,10 @@ export interface NetworkInterfaceUsage {
   txErrors?: UInt64Value | undefined;
 }
 
+/**
+ * Cumulative counters of one Windows interface.
+ * Source: cri-api v0.36.3 api.proto, message WindowsNetworkInterfaceUsage.
+ */
 export interface WindowsNetworkInterfaceUsage {
   name: string;
   rxBytes?: UInt64Value | undefined;
@@ -1180,21 +1488,40 @@ export interface WindowsNetworkInterfaceUsage {
   txPacketsDropped?: UInt64Value | undefined;
 }
 
+/**
+ * Process count of a sandbox on Linux.
+ * Source: cri-api v0.36.3 api.proto, message ProcessUsage.
+ */
 export interface ProcessUsage {
+  /** Sample time, Unix nanoseconds. */
   timestamp: bigint;
   processCount?: UInt64Value | undefined;
 }
 
+/**
+ * Process count of a sandbox on Windows.
+ * Source: cri-api v0.36.3 api.proto, message WindowsProcessUsage.
+ */
 export interface WindowsProcessUsage {
+  /** Sample time, Unix nanoseconds. */
   timestamp: bigint;
   processCount?: UInt64Value | undefined;
 }
 
+/**
+ * Names an image and how to resolve it.
+ * Source: cri-api v0.36.3 api.proto, message ImageSpec.
+ */
 export interface ImageSpec {
+  /** Image id or reference, as the runtime knows it. */
   image: string;
+  /** Hints such as which platform of a multi-arch image is meant. */
   annotations: { [key: string]: string };
+  /** The reference as the user wrote it, when known. */
   userSpecifiedImage: string;
+  /** Handler to pull with; empty selects the default, unknown is rejected. */
   runtimeHandler: string;
+  /** Resolved digest of an image used as a volume. */
   imageRef: string;
 }
 
@@ -1203,20 +1530,34 @@ export interface ImageSpec_AnnotationsEntry {
   value: string;
 }
 
+/**
+ * An environment variable.
+ * Source: cri-api v0.36.3 api.proto, message KeyValue.
+ */
 export interface KeyValue {
   key: string;
   value: Buffer;
 }
 
+/**
+ * cgroup settings of a Linux container or sandbox; zero or empty means unset.
+ * Source: cri-api v0.36.3 api.proto, message LinuxContainerResources.
+ */
 export interface LinuxContainerResources {
+  /** CFS period, microseconds. */
   cpuPeriod: bigint;
+  /** CFS quota per period, microseconds. */
   cpuQuota: bigint;
+  /** Relative CPU weight. */
   cpuShares: bigint;
   memoryLimitInBytes: bigint;
   oomScoreAdj: bigint;
+  /** Allowed CPUs, cpuset list syntax. */
   cpusetCpus: string;
+  /** Allowed memory nodes, cpuset list syntax. */
   cpusetMems: string;
   hugepageLimits: HugepageLimit[];
+  /** Raw cgroup v2 files and values, e.g. "memory.high". */
   unified: { [key: string]: string };
   memorySwapLimitInBytes: bigint;
 }
@@ -1226,11 +1567,21 @@ export interface LinuxContainerResources_UnifiedEntry {
   value: string;
 }
 
+/**
+ * Huge page limit for one page size.
+ * Source: cri-api v0.36.3 api.proto, message HugepageLimit.
+ */
 export interface HugepageLimit {
+  /** Page size such as "2MB" or "1GB". */
   pageSize: string;
+  /** Limit in bytes. */
   limit: bigint;
 }
 
+/**
+ * SELinux label parts.
+ * Source: cri-api v0.36.3 api.proto, message SELinuxOption.
+ */
 export interface SELinuxOption {
   user: string;
   role: string;
@@ -1238,120 +1589,223 @@ export interface SELinuxOption {
   level: string;
 }
 
+/**
+ * Linux capability changes, named like "CAP_SYS_ADMIN".
+ * Source: cri-api v0.36.3 api.proto, message Capability.
+ */
 export interface Capability {
   addCapabilities: string[];
   dropCapabilities: string[];
   addAmbientCapabilities: string[];
 }
 
+/**
+ * Security settings of a Linux container.
+ * Source: cri-api v0.36.3 api.proto, message LinuxContainerSecurityContext.
+ */
 export interface LinuxContainerSecurityContext {
-  capabilities?: Capability | undefined;
+  capabilities?:
+    | Capability
+    | undefined;
+  /** Full host access; overrides capabilities, seccomp, AppArmor and SELinux. */
   privileged: boolean;
   namespaceOptions?: NamespaceOption | undefined;
-  selinuxOptions?: SELinuxOption | undefined;
-  runAsUser?: Int64Value | undefined;
-  runAsGroup?: Int64Value | undefined;
+  selinuxOptions?:
+    | SELinuxOption
+    | undefined;
+  /** Excludes run_as_username. */
+  runAsUser?:
+    | Int64Value
+    | undefined;
+  /** Only valid together with run_as_user or run_as_username. */
+  runAsGroup?:
+    | Int64Value
+    | undefined;
+  /** Resolved in the image's /etc/passwd; an unknown name is an error. */
   runAsUsername: string;
   readonlyRootfs: boolean;
   supplementalGroups: bigint[];
   supplementalGroupsPolicy: SupplementalGroupsPolicy;
   noNewPrivs: boolean;
+  /** Paths hidden from the container, passed to the OCI spec. */
   maskedPaths: string[];
+  /** Paths made read-only, passed to the OCI spec. */
   readonlyPaths: string[];
   seccomp?: SecurityProfile | undefined;
   apparmor?:
     | SecurityProfile
     | undefined;
-  /** @deprecated */
+  /**
+   * Superseded by apparmor.
+   *
+   * @deprecated
+   */
   apparmorProfile: string;
-  /** @deprecated */
+  /**
+   * Superseded by seccomp.
+   *
+   * @deprecated
+   */
   seccompProfilePath: string;
 }
 
+/**
+ * Linux-specific container settings.
+ * Source: cri-api v0.36.3 api.proto, message LinuxContainerConfig.
+ */
 export interface LinuxContainerConfig {
   resources?: LinuxContainerResources | undefined;
   securityContext?: LinuxContainerSecurityContext | undefined;
 }
 
+/**
+ * Identity a Linux container process actually runs with.
+ * Source: cri-api v0.36.3 api.proto, message LinuxContainerUser.
+ */
 export interface LinuxContainerUser {
   uid: bigint;
   gid: bigint;
   supplementalGroups: bigint[];
 }
 
+/**
+ * Namespace choices for a Windows sandbox.
+ * Source: cri-api v0.36.3 api.proto, message WindowsNamespaceOption.
+ */
 export interface WindowsNamespaceOption {
   network: NamespaceMode;
 }
 
+/**
+ * Security settings of a Windows sandbox.
+ * Source: cri-api v0.36.3 api.proto, message WindowsSandboxSecurityContext.
+ */
 export interface WindowsSandboxSecurityContext {
   runAsUsername: string;
+  /** gMSA credential spec contents. */
   credentialSpec: string;
+  /** Run as a host process container. */
   hostProcess: boolean;
   namespaceOptions?: WindowsNamespaceOption | undefined;
 }
 
+/**
+ * Windows-specific sandbox settings.
+ * Source: cri-api v0.36.3 api.proto, message WindowsPodSandboxConfig.
+ */
 export interface WindowsPodSandboxConfig {
   securityContext?: WindowsSandboxSecurityContext | undefined;
 }
 
+/**
+ * Security settings of a Windows container.
+ * Source: cri-api v0.36.3 api.proto, message WindowsContainerSecurityContext.
+ */
 export interface WindowsContainerSecurityContext {
   runAsUsername: string;
+  /** gMSA credential spec contents. */
   credentialSpec: string;
+  /** Run as a host process container. */
   hostProcess: boolean;
 }
 
+/**
+ * Windows-specific container settings.
+ * Source: cri-api v0.36.3 api.proto, message WindowsContainerConfig.
+ */
 export interface WindowsContainerConfig {
   resources?: WindowsContainerResources | undefined;
   securityContext?: WindowsContainerSecurityContext | undefined;
 }
 
+/**
+ * Resource limits of a Windows container; zero means unset.
+ * Source: cri-api v0.36.3 api.proto, message WindowsContainerResources.
+ */
 export interface WindowsContainerResources {
   cpuShares: bigint;
+  /** Number of CPUs. */
   cpuCount: bigint;
+  /** Share of processor cycles in hundredths of a percent (1 to 10000). */
   cpuMaximum: bigint;
   memoryLimitInBytes: bigint;
+  /** Size of the container's scratch space. */
   rootfsSizeInBytes: bigint;
   affinityCpus: WindowsCpuGroupAffinity[];
 }
 
+/**
+ * CPUs within one Windows processor group to pin to.
+ * Source: cri-api v0.36.3 api.proto, message WindowsCpuGroupAffinity.
+ */
 export interface WindowsCpuGroupAffinity {
+  /** Bit mask of CPUs within the group. */
   cpuMask: bigint;
   cpuGroup: number;
 }
 
+/**
+ * Identity of a container within its pod.
+ * Source: cri-api v0.36.3 api.proto, message ContainerMetadata.
+ */
 export interface ContainerMetadata {
   name: string;
+  /** Counts restarts of the same container. */
   attempt: number;
 }
 
+/**
+ * A host device exposed in a container.
+ * Source: cri-api v0.36.3 api.proto, message Device.
+ */
 export interface Device {
   containerPath: string;
   hostPath: string;
+  /** cgroup device access: any of "r", "w", "m". */
   permissions: string;
 }
 
+/**
+ * A device requested by its Container Device Interface name.
+ * Source: cri-api v0.36.3 api.proto, message CDIDevice.
+ */
 export interface CDIDevice {
+  /** Fully qualified CDI name, vendor.com/class=device. */
   name: string;
 }
 
+/**
+ * Everything needed to create a container.
+ * Source: cri-api v0.36.3 api.proto, message ContainerConfig.
+ */
 export interface ContainerConfig {
   metadata?: ContainerMetadata | undefined;
-  image?: ImageSpec | undefined;
+  image?:
+    | ImageSpec
+    | undefined;
+  /** Entrypoint; replaces the image's. */
   command: string[];
+  /** Arguments; replace the image's. */
   args: string[];
   workingDir: string;
   envs: KeyValue[];
   mounts: Mount[];
   devices: Device[];
   labels: { [key: string]: string };
+  /** Opaque to the runtime; returned unchanged in the status. */
   annotations: { [key: string]: string };
+  /** Log file, relative to the sandbox log_directory. */
   logPath: string;
+  /** Keep stdin open. */
   stdin: boolean;
+  /** Close stdin after the first attach ends. */
   stdinOnce: boolean;
+  /** Allocate a terminal. */
   tty: boolean;
   linux?: LinuxContainerConfig | undefined;
   windows?: WindowsContainerConfig | undefined;
   CDIDevices: CDIDevice[];
+  /** Signal used to stop the container; unset keeps the image's. */
   stopSignal: Signal;
 }
 
@@ -1365,46 +1819,91 @@ export interface ContainerConfig_AnnotationsEntry {
   value: string;
 }
 
+/**
+ * Argument of CreateContainer.
+ * Source: cri-api v0.36.3 api.proto, message CreateContainerRequest.
+ */
 export interface CreateContainerRequest {
   podSandboxId: string;
-  config?: ContainerConfig | undefined;
+  config?:
+    | ContainerConfig
+    | undefined;
+  /** Config the sandbox was created with, for runtimes that need it. */
   sandboxConfig?: PodSandboxConfig | undefined;
 }
 
+/**
+ * Result of CreateContainer.
+ * Source: cri-api v0.36.3 api.proto, message CreateContainerResponse.
+ */
 export interface CreateContainerResponse {
   containerId: string;
 }
 
+/**
+ * Argument of StartContainer.
+ * Source: cri-api v0.36.3 api.proto, message StartContainerRequest.
+ */
 export interface StartContainerRequest {
   containerId: string;
 }
 
+/**
+ * Result of StartContainer.
+ * Source: cri-api v0.36.3 api.proto, message StartContainerResponse.
+ */
 export interface StartContainerResponse {
 }
 
+/**
+ * Argument of StopContainer.
+ * Source: cri-api v0.36.3 api.proto, message StopContainerRequest.
+ */
 export interface StopContainerRequest {
   containerId: string;
+  /** Grace period in seconds before a forced kill; 0 kills at once. */
   timeout: bigint;
 }
 
+/**
+ * Result of StopContainer.
+ * Source: cri-api v0.36.3 api.proto, message StopContainerResponse.
+ */
 export interface StopContainerResponse {
 }
 
+/**
+ * Argument of RemoveContainer.
+ * Source: cri-api v0.36.3 api.proto, message RemoveContainerRequest.
+ */
 export interface RemoveContainerRequest {
   containerId: string;
 }
 
+/**
+ * Result of RemoveContainer.
+ * Source: cri-api v0.36.3 api.proto, message RemoveContainerResponse.
+ */
 export interface RemoveContainerResponse {
 }
 
+/**
+ * Wrapper that makes a state filter optional.
+ * Source: cri-api v0.36.3 api.proto, message ContainerStateValue.
+ */
 export interface ContainerStateValue {
   state: ContainerState;
 }
 
+/**
+ * Criteria for listing containers; all set criteria must match.
+ * Source: cri-api v0.36.3 api.proto, message ContainerFilter.
+ */
 export interface ContainerFilter {
   id: string;
   state?: ContainerStateValue | undefined;
   podSandboxId: string;
+  /** Every pair must match a label. */
   labelSelector: { [key: string]: string };
 }
 
@@ -1413,20 +1912,36 @@ export interface ContainerFilter_LabelSelectorEntry {
   value: string;
 }
 
+/**
+ * Argument of ListContainers.
+ * Source: cri-api v0.36.3 api.proto, message ListContainersRequest.
+ */
 export interface ListContainersRequest {
   filter?: ContainerFilter | undefined;
 }
 
+/**
+ * Summary of a container in listings.
+ * Source: cri-api v0.36.3 api.proto, message Container.
+ */
 export interface Container {
   id: string;
   podSandboxId: string;
-  metadata?: ContainerMetadata | undefined;
-  image?: ImageSpec | undefined;
+  metadata?:
+    | ContainerMetadata
+    | undefined;
+  /** Image as requested. */
+  image?:
+    | ImageSpec
+    | undefined;
+  /** Resolved image reference. */
   imageRef: string;
   state: ContainerState;
+  /** Creation time, Unix nanoseconds. */
   createdAt: bigint;
   labels: { [key: string]: string };
   annotations: { [key: string]: string };
+  /** Image id; equals PullImageResponse.image_ref for the same image. */
   imageId: string;
 }
 
@@ -1440,41 +1955,75 @@ export interface Container_AnnotationsEntry {
   value: string;
 }
 
+/**
+ * Result of ListContainers.
+ * Source: cri-api v0.36.3 api.proto, message ListContainersResponse.
+ */
 export interface ListContainersResponse {
   containers: Container[];
 }
 
+/**
+ * Argument of StreamContainers.
+ * Source: cri-api v0.36.3 api.proto, message StreamContainersRequest.
+ */
 export interface StreamContainersRequest {
   filter?: ContainerFilter | undefined;
 }
 
+/**
+ * One batch of StreamContainers.
+ * Source: cri-api v0.36.3 api.proto, message StreamContainersResponse.
+ */
 export interface StreamContainersResponse {
   containers: Container[];
 }
 
+/**
+ * Argument of ContainerStatus.
+ * Source: cri-api v0.36.3 api.proto, message ContainerStatusRequest.
+ */
 export interface ContainerStatusRequest {
   containerId: string;
+  /** Ask for extra runtime-specific detail in info. */
   verbose: boolean;
 }
 
+/**
+ * Observed state of a container.
+ * Source: cri-api v0.36.3 api.proto, message ContainerStatus.
+ */
 export interface ContainerStatus {
   id: string;
   metadata?: ContainerMetadata | undefined;
   state: ContainerState;
+  /** Unix nanoseconds. */
   createdAt: bigint;
+  /** Unix nanoseconds; 0 if never started. */
   startedAt: bigint;
+  /** Unix nanoseconds; 0 if not finished. */
   finishedAt: bigint;
+  /** Meaningful once the container has exited. */
   exitCode: number;
-  image?: ImageSpec | undefined;
+  image?:
+    | ImageSpec
+    | undefined;
+  /** Resolved image reference. */
   imageRef: string;
+  /** Short CamelCase cause of the current state. */
   reason: string;
+  /** Human-readable detail of the current state. */
   message: string;
   labels: { [key: string]: string };
   annotations: { [key: string]: string };
   mounts: Mount[];
   logPath: string;
-  resources?: ContainerResources | undefined;
+  resources?:
+    | ContainerResources
+    | undefined;
+  /** Image id; equals PullImageResponse.image_ref for the same image. */
   imageId: string;
+  /** Identity the process runs as. */
   user?: ContainerUser | undefined;
   stopSignal: Signal;
 }
@@ -1489,8 +2038,15 @@ export interface ContainerStatus_AnnotationsEntry {
   value: string;
 }
 
+/**
+ * Result of ContainerStatus.
+ * Source: cri-api v0.36.3 api.proto, message ContainerStatusResponse.
+ */
 export interface ContainerStatusResponse {
-  status?: ContainerStatus | undefined;
+  status?:
+    | ContainerStatus
+    | undefined;
+  /** Free-form runtime detail, filled when verbose was asked. */
   info: { [key: string]: string };
 }
 
@@ -1499,19 +2055,34 @@ export interface ContainerStatusResponse_InfoEntry {
   value: string;
 }
 
+/**
+ * Resource settings in effect, per platform.
+ * Source: cri-api v0.36.3 api.proto, message ContainerResources.
+ */
 export interface ContainerResources {
   linux?: LinuxContainerResources | undefined;
   windows?: WindowsContainerResources | undefined;
 }
 
+/**
+ * Identity a container process runs with, per platform.
+ * Source: cri-api v0.36.3 api.proto, message ContainerUser.
+ */
 export interface ContainerUser {
   linux?: LinuxContainerUser | undefined;
 }
 
+/**
+ * Argument of UpdateContainerResources.
+ * Source: cri-api v0.36.3 api.proto, message UpdateContainerResourcesRequest.
+ */
 export interface UpdateContainerResourcesRequest {
   containerId: string;
   linux?: LinuxContainerResources | undefined;
-  windows?: WindowsContainerResources | undefined;
+  windows?:
+    | WindowsContainerResources
+    | undefined;
+  /** Extra, possibly experimental, update settings. */
   annotations: { [key: string]: string };
 }
 
@@ -1520,93 +2091,190 @@ export interface UpdateContainerResourcesRequest_AnnotationsEntry {
   value: string;
 }
 
+/**
+ * Result of UpdateContainerResources.
+ * Source: cri-api v0.36.3 api.proto, message UpdateContainerResourcesResponse.
+ */
 export interface UpdateContainerResourcesResponse {
 }
 
+/**
+ * Argument of ExecSync.
+ * Source: cri-api v0.36.3 api.proto, message ExecSyncRequest.
+ */
 export interface ExecSyncRequest {
   containerId: string;
   cmd: string[];
+  /** Seconds before the command is killed; 0 waits forever. */
   timeout: bigint;
 }
 
+/**
+ * Result of ExecSync.
+ * Source: cri-api v0.36.3 api.proto, message ExecSyncResponse.
+ */
 export interface ExecSyncResponse {
   stdout: Buffer;
   stderr: Buffer;
   exitCode: number;
 }
 
+/**
+ * Argument of Exec.
+ * Source: cri-api v0.36.3 api.proto, message ExecRequest.
+ */
 export interface ExecRequest {
   containerId: string;
   cmd: string[];
+  /** Run in a terminal; stderr is then merged into stdout. */
   tty: boolean;
+  /** Stream stdin. */
   stdin: boolean;
+  /** Stream stdout. */
   stdout: boolean;
+  /** Stream stderr; must be false with tty. */
   stderr: boolean;
 }
 
+/**
+ * Result of Exec.
+ * Source: cri-api v0.36.3 api.proto, message ExecResponse.
+ */
 export interface ExecResponse {
+  /** Streaming server URL that serves the session. */
   url: string;
 }
 
+/**
+ * Argument of Attach.
+ * Source: cri-api v0.36.3 api.proto, message AttachRequest.
+ */
 export interface AttachRequest {
   containerId: string;
+  /** Stream stdin. */
   stdin: boolean;
+  /** Whether the process has a terminal; must match its config. */
   tty: boolean;
+  /** Stream stdout. */
   stdout: boolean;
+  /** Stream stderr; must be false with tty. */
   stderr: boolean;
 }
 
+/**
+ * Result of Attach.
+ * Source: cri-api v0.36.3 api.proto, message AttachResponse.
+ */
 export interface AttachResponse {
+  /** Streaming server URL that serves the session. */
   url: string;
 }
 
+/**
+ * Argument of PortForward.
+ * Source: cri-api v0.36.3 api.proto, message PortForwardRequest.
+ */
 export interface PortForwardRequest {
   podSandboxId: string;
+  /** Ports to forward inside the sandbox. */
   port: number[];
 }
 
+/**
+ * Result of PortForward.
+ * Source: cri-api v0.36.3 api.proto, message PortForwardResponse.
+ */
 export interface PortForwardResponse {
+  /** Streaming server URL that serves the session. */
   url: string;
 }
 
+/**
+ * Criteria for listing images.
+ * Source: cri-api v0.36.3 api.proto, message ImageFilter.
+ */
 export interface ImageFilter {
   image?: ImageSpec | undefined;
 }
 
+/**
+ * Argument of ListImages.
+ * Source: cri-api v0.36.3 api.proto, message ListImagesRequest.
+ */
 export interface ListImagesRequest {
   filter?: ImageFilter | undefined;
 }
 
+/**
+ * An image in the runtime's store.
+ * Source: cri-api v0.36.3 api.proto, message Image.
+ */
 export interface Image {
+  /** Unique id; equals PullImageResponse.image_ref for the same image. */
   id: string;
   repoTags: string[];
   repoDigests: string[];
+  /** Bytes; greater than zero. */
   size: bigint;
-  uid?: Int64Value | undefined;
+  /** Default user id of the image; excludes username. */
+  uid?:
+    | Int64Value
+    | undefined;
+  /** Default user name, used when uid is unset. */
   username: string;
-  spec?: ImageSpec | undefined;
+  spec?:
+    | ImageSpec
+    | undefined;
+  /** Advises garbage collection to keep the image; removal must still work. */
   pinned: boolean;
 }
 
+/**
+ * Result of ListImages.
+ * Source: cri-api v0.36.3 api.proto, message ListImagesResponse.
+ */
 export interface ListImagesResponse {
   images: Image[];
 }
 
+/**
+ * Argument of StreamImages.
+ * Source: cri-api v0.36.3 api.proto, message StreamImagesRequest.
+ */
 export interface StreamImagesRequest {
   filter?: ImageFilter | undefined;
 }
 
+/**
+ * One batch of StreamImages.
+ * Source: cri-api v0.36.3 api.proto, message StreamImagesResponse.
+ */
 export interface StreamImagesResponse {
   images: Image[];
 }
 
+/**
+ * Argument of ImageStatus.
+ * Source: cri-api v0.36.3 api.proto, message ImageStatusRequest.
+ */
 export interface ImageStatusRequest {
-  image?: ImageSpec | undefined;
+  image?:
+    | ImageSpec
+    | undefined;
+  /** Ask for extra runtime-specific detail in info. */
   verbose: boolean;
 }
 
+/**
+ * Result of ImageStatus.
+ * Source: cri-api v0.36.3 api.proto, message ImageStatusResponse.
+ */
 export interface ImageStatusResponse {
-  image?: Image | undefined;
+  /** Unset when the image is not present. */
+  image?:
+    | Image
+    | undefined;
+  /** Free-form runtime detail, filled when verbose was asked. */
   info: { [key: string]: string };
 }
 
@@ -1615,79 +2283,161 @@ export interface ImageStatusResponse_InfoEntry {
   value: string;
 }
 
+/**
+ * Registry credentials; the redacted fields are secrets.
+ * Source: cri-api v0.36.3 api.proto, message AuthConfig.
+ */
 export interface AuthConfig {
   username: string;
   password: string;
+  /** Base64 "user:password", as in Docker config files. */
   auth: string;
   serverAddress: string;
+  /** Token exchanged for a registry access token. */
   identityToken: string;
+  /** Bearer token sent to the registry as is. */
   registryToken: string;
 }
 
+/**
+ * Argument of PullImage.
+ * Source: cri-api v0.36.3 api.proto, message PullImageRequest.
+ */
 export interface PullImageRequest {
   image?: ImageSpec | undefined;
-  auth?: AuthConfig | undefined;
+  auth?:
+    | AuthConfig
+    | undefined;
+  /** Config of the pod the image is for, when known. */
   sandboxConfig?: PodSandboxConfig | undefined;
 }
 
+/**
+ * Result of PullImage.
+ * Source: cri-api v0.36.3 api.proto, message PullImageResponse.
+ */
 export interface PullImageResponse {
+  /** Id or digest of the pulled image. */
   imageRef: string;
 }
 
+/**
+ * Argument of RemoveImage.
+ * Source: cri-api v0.36.3 api.proto, message RemoveImageRequest.
+ */
 export interface RemoveImageRequest {
   image?: ImageSpec | undefined;
 }
 
+/**
+ * Result of RemoveImage.
+ * Source: cri-api v0.36.3 api.proto, message RemoveImageResponse.
+ */
 export interface RemoveImageResponse {
 }
 
+/**
+ * Node network settings.
+ * Source: cri-api v0.36.3 api.proto, message NetworkConfig.
+ */
 export interface NetworkConfig {
+  /** Range pod addresses come from. */
   podCidr: string;
 }
 
+/**
+ * Node settings pushed to the runtime.
+ * Source: cri-api v0.36.3 api.proto, message RuntimeConfig.
+ */
 export interface RuntimeConfig {
   networkConfig?: NetworkConfig | undefined;
 }
 
+/**
+ * Argument of UpdateRuntimeConfig.
+ * Source: cri-api v0.36.3 api.proto, message UpdateRuntimeConfigRequest.
+ */
 export interface UpdateRuntimeConfigRequest {
   runtimeConfig?: RuntimeConfig | undefined;
 }
 
+/**
+ * Result of UpdateRuntimeConfig.
+ * Source: cri-api v0.36.3 api.proto, message UpdateRuntimeConfigResponse.
+ */
 export interface UpdateRuntimeConfigResponse {
 }
 
+/**
+ * One health condition of the runtime.
+ * Source: cri-api v0.36.3 api.proto, message RuntimeCondition.
+ */
 export interface RuntimeCondition {
+  /** Condition name; RuntimeReady and NetworkReady are required. */
   type: string;
   status: boolean;
+  /** Short CamelCase cause of the last change. */
   reason: string;
+  /** Human-readable detail of the last change. */
   message: string;
 }
 
+/**
+ * All health conditions of the runtime.
+ * Source: cri-api v0.36.3 api.proto, message RuntimeStatus.
+ */
 export interface RuntimeStatus {
   conditions: RuntimeCondition[];
 }
 
+/**
+ * Argument of Status.
+ * Source: cri-api v0.36.3 api.proto, message StatusRequest.
+ */
 export interface StatusRequest {
+  /** Ask for extra runtime-specific detail in info. */
   verbose: boolean;
 }
 
+/**
+ * Optional features one runtime handler supports.
+ * Source: cri-api v0.36.3 api.proto, message RuntimeHandlerFeatures.
+ */
 export interface RuntimeHandlerFeatures {
   recursiveReadOnlyMounts: boolean;
   userNamespaces: boolean;
 }
 
+/**
+ * A named runtime configuration and its features.
+ * Source: cri-api v0.36.3 api.proto, message RuntimeHandler.
+ */
 export interface RuntimeHandler {
+  /** Unique; empty names the default handler. */
   name: string;
   features?: RuntimeHandlerFeatures | undefined;
 }
 
+/**
+ * Optional features of the runtime as a whole.
+ * Source: cri-api v0.36.3 api.proto, message RuntimeFeatures.
+ */
 export interface RuntimeFeatures {
+  /** SupplementalGroupsPolicy and ContainerStatus.user are supported. */
   supplementalGroupsPolicy: boolean;
+  /** User namespaces can be combined with the host network. */
   userNamespacesHostNetwork: boolean;
 }
 
+/**
+ * Result of Status.
+ * Source: cri-api v0.36.3 api.proto, message StatusResponse.
+ */
 export interface StatusResponse {
-  status?: RuntimeStatus | undefined;
+  status?:
+    | RuntimeStatus
+    | undefined;
+  /** Free-form runtime detail, filled when verbose was asked. */
   info: { [key: string]: string };
   runtimeHandlers: RuntimeHandler[];
   features?: RuntimeFeatures | undefined;
@@ -1698,47 +2448,93 @@ export interface StatusResponse_InfoEntry {
   value: string;
 }
 
+/**
+ * Argument of ImageFsInfo.
+ * Source: cri-api v0.36.3 api.proto, message ImageFsInfoRequest.
+ */
 export interface ImageFsInfoRequest {
 }
 
+/**
+ * A uint64 whose absence is distinguishable from zero.
+ * Source: cri-api v0.36.3 api.proto, message UInt64Value.
+ */
 export interface UInt64Value {
   value: bigint;
 }
 
+/**
+ * Names a filesystem.
+ * Source: cri-api v0.36.3 api.proto, message FilesystemIdentifier.
+ */
 export interface FilesystemIdentifier {
   mountpoint: string;
 }
 
+/**
+ * Space and inode use of one filesystem.
+ * Source: cri-api v0.36.3 api.proto, message FilesystemUsage.
+ */
 export interface FilesystemUsage {
+  /** Sample time, Unix nanoseconds. */
   timestamp: bigint;
-  fsId?: FilesystemIdentifier | undefined;
+  fsId?:
+    | FilesystemIdentifier
+    | undefined;
+  /** Bytes used for images or layers, which may be less than the device uses. */
   usedBytes?: UInt64Value | undefined;
   inodesUsed?: UInt64Value | undefined;
 }
 
+/**
+ * Space use of one Windows filesystem.
+ * Source: cri-api v0.36.3 api.proto, message WindowsFilesystemUsage.
+ */
 export interface WindowsFilesystemUsage {
+  /** Sample time, Unix nanoseconds. */
   timestamp: bigint;
   fsId?: FilesystemIdentifier | undefined;
   usedBytes?: UInt64Value | undefined;
 }
 
+/**
+ * Result of ImageFsInfo.
+ * Source: cri-api v0.36.3 api.proto, message ImageFsInfoResponse.
+ */
 export interface ImageFsInfoResponse {
   imageFilesystems: FilesystemUsage[];
+  /** Filesystems of writable layers, when kept apart from images. */
   containerFilesystems: FilesystemUsage[];
 }
 
+/**
+ * Argument of ContainerStats.
+ * Source: cri-api v0.36.3 api.proto, message ContainerStatsRequest.
+ */
 export interface ContainerStatsRequest {
   containerId: string;
 }
 
+/**
+ * Result of ContainerStats.
+ * Source: cri-api v0.36.3 api.proto, message ContainerStatsResponse.
+ */
 export interface ContainerStatsResponse {
   stats?: ContainerStats | undefined;
 }
 
+/**
+ * Argument of ListContainerStats.
+ * Source: cri-api v0.36.3 api.proto, message ListContainerStatsRequest.
+ */
 export interface ListContainerStatsRequest {
   filter?: ContainerStatsFilter | undefined;
 }
 
+/**
+ * Criteria for container stats; all set criteria must match.
+ * Source: cri-api v0.36.3 api.proto, message ContainerStatsFilter.
+ */
 export interface ContainerStatsFilter {
   id: string;
   podSandboxId: string;
@@ -1750,18 +2546,34 @@ export interface ContainerStatsFilter_LabelSelectorEntry {
   value: string;
 }
 
+/**
+ * Result of ListContainerStats.
+ * Source: cri-api v0.36.3 api.proto, message ListContainerStatsResponse.
+ */
 export interface ListContainerStatsResponse {
   stats: ContainerStats[];
 }
 
+/**
+ * Argument of StreamContainerStats.
+ * Source: cri-api v0.36.3 api.proto, message StreamContainerStatsRequest.
+ */
 export interface StreamContainerStatsRequest {
   filter?: ContainerStatsFilter | undefined;
 }
 
+/**
+ * One batch of StreamContainerStats.
+ * Source: cri-api v0.36.3 api.proto, message StreamContainerStatsResponse.
+ */
 export interface StreamContainerStatsResponse {
   containerStats: ContainerStats[];
 }
 
+/**
+ * Identity of a container attached to its stats.
+ * Source: cri-api v0.36.3 api.proto, message ContainerAttributes.
+ */
 export interface ContainerAttributes {
   id: string;
   metadata?: ContainerMetadata | undefined;
@@ -1779,15 +2591,26 @@ export interface ContainerAttributes_AnnotationsEntry {
   value: string;
 }
 
+/**
+ * Resource usage of a Linux container.
+ * Source: cri-api v0.36.3 api.proto, message ContainerStats.
+ */
 export interface ContainerStats {
   attributes?: ContainerAttributes | undefined;
   cpu?: CpuUsage | undefined;
-  memory?: MemoryUsage | undefined;
+  memory?:
+    | MemoryUsage
+    | undefined;
+  /** Usage of the container's writable layer. */
   writableLayer?: FilesystemUsage | undefined;
   swap?: SwapUsage | undefined;
   io?: IoUsage | undefined;
 }
 
+/**
+ * Resource usage of a Windows container.
+ * Source: cri-api v0.36.3 api.proto, message WindowsContainerStats.
+ */
 export interface WindowsContainerStats {
   attributes?: ContainerAttributes | undefined;
   cpu?: WindowsCpuUsage | undefined;
@@ -1795,151 +2618,333 @@ export interface WindowsContainerStats {
   writableLayer?: WindowsFilesystemUsage | undefined;
 }
 
+/**
+ * Pressure stall information for one resource.
+ * Source: cri-api v0.36.3 api.proto, message PsiStats.
+ */
 export interface PsiStats {
-  Full?: PsiData | undefined;
+  /** Stalls during which all non-idle tasks waited. */
+  Full?:
+    | PsiData
+    | undefined;
+  /** Stalls during which at least one task waited. */
   Some?: PsiData | undefined;
 }
 
+/**
+ * Pressure stall figures of one kind.
+ * Source: cri-api v0.36.3 api.proto, message PsiData.
+ */
 export interface PsiData {
+  /** Cumulative stall time, nanoseconds. */
   Total: bigint;
+  /** Percent of time stalled over the last 10 seconds. */
   Avg10: number;
+  /** Percent of time stalled over the last 60 seconds. */
   Avg60: number;
+  /** Percent of time stalled over the last 300 seconds. */
   Avg300: number;
 }
 
+/**
+ * CPU use on Linux.
+ * Source: cri-api v0.36.3 api.proto, message CpuUsage.
+ */
 export interface CpuUsage {
+  /** Sample time, Unix nanoseconds. */
   timestamp: bigint;
-  usageCoreNanoSeconds?: UInt64Value | undefined;
+  /** Cumulative CPU time, nanoseconds. */
+  usageCoreNanoSeconds?:
+    | UInt64Value
+    | undefined;
+  /** Current rate, nanoseconds of CPU per second. */
   usageNanoCores?: UInt64Value | undefined;
   psi?: PsiStats | undefined;
 }
 
+/**
+ * CPU use on Windows.
+ * Source: cri-api v0.36.3 api.proto, message WindowsCpuUsage.
+ */
 export interface WindowsCpuUsage {
+  /** Sample time, Unix nanoseconds. */
   timestamp: bigint;
-  usageCoreNanoSeconds?: UInt64Value | undefined;
+  /** Cumulative CPU time, nanoseconds. */
+  usageCoreNanoSeconds?:
+    | UInt64Value
+    | undefined;
+  /** Current rate, nanoseconds of CPU per second. */
   usageNanoCores?: UInt64Value | undefined;
 }
 
+/**
+ * Memory use on Linux.
+ * Source: cri-api v0.36.3 api.proto, message MemoryUsage.
+ */
 export interface MemoryUsage {
+  /** Sample time, Unix nanoseconds. */
   timestamp: bigint;
-  workingSetBytes?: UInt64Value | undefined;
-  availableBytes?: UInt64Value | undefined;
-  usageBytes?: UInt64Value | undefined;
-  rssBytes?: UInt64Value | undefined;
-  pageFaults?: UInt64Value | undefined;
+  /** Working set size. */
+  workingSetBytes?:
+    | UInt64Value
+    | undefined;
+  /** Limit minus working set. */
+  availableBytes?:
+    | UInt64Value
+    | undefined;
+  /** All memory in use, however long ago it was touched. */
+  usageBytes?:
+    | UInt64Value
+    | undefined;
+  /** Anonymous and swap cache memory. */
+  rssBytes?:
+    | UInt64Value
+    | undefined;
+  /** Cumulative count. */
+  pageFaults?:
+    | UInt64Value
+    | undefined;
+  /** Cumulative count. */
   majorPageFaults?: UInt64Value | undefined;
   psi?: PsiStats | undefined;
 }
 
+/**
+ * I/O pressure on Linux.
+ * Source: cri-api v0.36.3 api.proto, message IoUsage.
+ */
 export interface IoUsage {
+  /** Sample time, Unix nanoseconds. */
   timestamp: bigint;
   psi?: PsiStats | undefined;
 }
 
+/**
+ * Swap use on Linux.
+ * Source: cri-api v0.36.3 api.proto, message SwapUsage.
+ */
 export interface SwapUsage {
+  /** Sample time, Unix nanoseconds. */
   timestamp: bigint;
+  /** Swap limit minus usage. */
   swapAvailableBytes?: UInt64Value | undefined;
   swapUsageBytes?: UInt64Value | undefined;
 }
 
+/**
+ * Memory use on Windows.
+ * Source: cri-api v0.36.3 api.proto, message WindowsMemoryUsage.
+ */
 export interface WindowsMemoryUsage {
+  /** Sample time, Unix nanoseconds. */
   timestamp: bigint;
-  workingSetBytes?: UInt64Value | undefined;
-  availableBytes?: UInt64Value | undefined;
-  pageFaults?: UInt64Value | undefined;
+  /** Private working set. */
+  workingSetBytes?:
+    | UInt64Value
+    | undefined;
+  /** Limit minus committed memory. */
+  availableBytes?:
+    | UInt64Value
+    | undefined;
+  /** Cumulative count. */
+  pageFaults?:
+    | UInt64Value
+    | undefined;
+  /** Physical plus virtual memory committed. */
   commitMemoryBytes?: UInt64Value | undefined;
 }
 
+/**
+ * Argument of ReopenContainerLog.
+ * Source: cri-api v0.36.3 api.proto, message ReopenContainerLogRequest.
+ */
 export interface ReopenContainerLogRequest {
   containerId: string;
 }
 
+/**
+ * Result of ReopenContainerLog.
+ * Source: cri-api v0.36.3 api.proto, message ReopenContainerLogResponse.
+ */
 export interface ReopenContainerLogResponse {
 }
 
+/**
+ * Argument of CheckpointContainer.
+ * Source: cri-api v0.36.3 api.proto, message CheckpointContainerRequest.
+ */
 export interface CheckpointContainerRequest {
   containerId: string;
+  /** Where the checkpoint archive is written. */
   location: string;
+  /** Seconds allowed; 0 uses the runtime default. */
   timeout: bigint;
 }
 
+/**
+ * Result of CheckpointContainer.
+ * Source: cri-api v0.36.3 api.proto, message CheckpointContainerResponse.
+ */
 export interface CheckpointContainerResponse {
 }
 
+/**
+ * Argument of GetContainerEvents.
+ * Source: cri-api v0.36.3 api.proto, message GetEventsRequest.
+ */
 export interface GetEventsRequest {
 }
 
+/**
+ * One container lifecycle event.
+ * Source: cri-api v0.36.3 api.proto, message ContainerEventResponse.
+ */
 export interface ContainerEventResponse {
   containerId: string;
   containerEventType: ContainerEventType;
+  /** Event time, Unix nanoseconds. */
   createdAt: bigint;
-  podSandboxStatus?: PodSandboxStatus | undefined;
+  /** Status of the container's sandbox. */
+  podSandboxStatus?:
+    | PodSandboxStatus
+    | undefined;
+  /** Statuses of all containers in that sandbox. */
   containersStatuses: ContainerStatus[];
 }
 
+/**
+ * Argument of ListMetricDescriptors.
+ * Source: cri-api v0.36.3 api.proto, message ListMetricDescriptorsRequest.
+ */
 export interface ListMetricDescriptorsRequest {
 }
 
+/**
+ * Result of ListMetricDescriptors.
+ * Source: cri-api v0.36.3 api.proto, message ListMetricDescriptorsResponse.
+ */
 export interface ListMetricDescriptorsResponse {
   descriptors: MetricDescriptor[];
 }
 
+/**
+ * Name, help text and label keys of one metric.
+ * Source: cri-api v0.36.3 api.proto, message MetricDescriptor.
+ */
 export interface MetricDescriptor {
+  /** Unique key that Metric.name refers to. */
   name: string;
   help: string;
+  /** Label names, in the order Metric.label_values follows. */
   labelKeys: string[];
 }
 
+/**
+ * Argument of ListPodSandboxMetrics.
+ * Source: cri-api v0.36.3 api.proto, message ListPodSandboxMetricsRequest.
+ */
 export interface ListPodSandboxMetricsRequest {
 }
 
+/**
+ * Result of ListPodSandboxMetrics.
+ * Source: cri-api v0.36.3 api.proto, message ListPodSandboxMetricsResponse.
+ */
 export interface ListPodSandboxMetricsResponse {
   podMetrics: PodSandboxMetrics[];
 }
 
+/**
+ * Argument of StreamPodSandboxMetrics.
+ * Source: cri-api v0.36.3 api.proto, message StreamPodSandboxMetricsRequest.
+ */
 export interface StreamPodSandboxMetricsRequest {
 }
 
+/**
+ * One batch of StreamPodSandboxMetrics.
+ * Source: cri-api v0.36.3 api.proto, message StreamPodSandboxMetricsResponse.
+ */
 export interface StreamPodSandboxMetricsResponse {
   podSandboxMetrics: PodSandboxMetrics[];
 }
 
+/**
+ * Metric samples of one sandbox and its containers.
+ * Source: cri-api v0.36.3 api.proto, message PodSandboxMetrics.
+ */
 export interface PodSandboxMetrics {
   podSandboxId: string;
   metrics: Metric[];
   containerMetrics: ContainerMetrics[];
 }
 
+/**
+ * Metric samples of one container.
+ * Source: cri-api v0.36.3 api.proto, message ContainerMetrics.
+ */
 export interface ContainerMetrics {
   containerId: string;
   metrics: Metric[];
 }
 
+/**
+ * One metric sample.
+ * Source: cri-api v0.36.3 api.proto, message Metric.
+ */
 export interface Metric {
+  /** Matches a MetricDescriptor name. */
   name: string;
+  /** 0 for a live sample; Unix nanoseconds of collection for a cached one. */
   timestamp: bigint;
   metricType: MetricType;
+  /** Values in the order of the descriptor's label_keys. */
   labelValues: string[];
   value?: UInt64Value | undefined;
 }
 
+/**
+ * Argument of RuntimeConfig.
+ * Source: cri-api v0.36.3 api.proto, message RuntimeConfigRequest.
+ */
 export interface RuntimeConfigRequest {
 }
 
+/**
+ * Result of RuntimeConfig.
+ * Source: cri-api v0.36.3 api.proto, message RuntimeConfigResponse.
+ */
 export interface RuntimeConfigResponse {
   linux?: LinuxRuntimeConfiguration | undefined;
 }
 
+/**
+ * Linux-specific runtime configuration.
+ * Source: cri-api v0.36.3 api.proto, message LinuxRuntimeConfiguration.
+ */
 export interface LinuxRuntimeConfiguration {
+  /** The kubelet must use the same driver. */
   cgroupDriver: CgroupDriver;
 }
 
+/**
+ * Argument of UpdatePodSandboxResources.
+ * Source: cri-api v0.36.3 api.proto, message UpdatePodSandboxResourcesRequest.
+ */
 export interface UpdatePodSandboxResourcesRequest {
   podSandboxId: string;
-  overhead?: LinuxContainerResources | undefined;
+  /** New sandbox overhead. */
+  overhead?:
+    | LinuxContainerResources
+    | undefined;
+  /** New sum of the containers' resources. */
   resources?: LinuxContainerResources | undefined;
 }
 
+/**
+ * Result of UpdatePodSandboxResources.
+ * Source: cri-api v0.36.3 api.proto, message UpdatePodSandboxResourcesResponse.
+ */
 export interface UpdatePodSandboxResourcesResponse {
 }
 
@@ -23099,8 +24104,14 @@ export const UpdatePodSandboxResourcesResponse: MessageFns<UpdatePodSandboxResou
   },
 };
 
+/**
+ * What the kubelet asks of a container runtime apart from images: sandboxes,
+ * containers, streaming sessions, stats, metrics and runtime health.
+ * Source: cri-api v0.36.3 api.proto, service RuntimeService.
+ */
 export type RuntimeServiceService = typeof RuntimeServiceService;
 export const RuntimeServiceService = {
+  /** Names the runtime and the CRI version it speaks. */
   version: {
     path: "/runtime.v1.RuntimeService/Version" as const,
     requestStream: false as const,
@@ -23110,6 +24121,7 @@ export const RuntimeServiceService = {
     responseSerialize: (value: VersionResponse): Buffer => Buffer.from(VersionResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): VersionResponse => VersionResponse.decode(value),
   },
+  /** Creates a pod sandbox; on success the sandbox is ready. */
   runPodSandbox: {
     path: "/runtime.v1.RuntimeService/RunPodSandbox" as const,
     requestStream: false as const,
@@ -23120,6 +24132,10 @@ export const RuntimeServiceService = {
       Buffer.from(RunPodSandboxResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RunPodSandboxResponse => RunPodSandboxResponse.decode(value),
   },
+  /**
+   * Kills the sandbox's processes and frees its network; idempotent, and the
+   * kubelet may call it several times before removal.
+   */
   stopPodSandbox: {
     path: "/runtime.v1.RuntimeService/StopPodSandbox" as const,
     requestStream: false as const,
@@ -23131,6 +24147,7 @@ export const RuntimeServiceService = {
       Buffer.from(StopPodSandboxResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): StopPodSandboxResponse => StopPodSandboxResponse.decode(value),
   },
+  /** Deletes the sandbox and any container left in it; succeeds if already gone. */
   removePodSandbox: {
     path: "/runtime.v1.RuntimeService/RemovePodSandbox" as const,
     requestStream: false as const,
@@ -23142,6 +24159,7 @@ export const RuntimeServiceService = {
       Buffer.from(RemovePodSandboxResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RemovePodSandboxResponse => RemovePodSandboxResponse.decode(value),
   },
+  /** Reports one sandbox; an unknown id is an error. */
   podSandboxStatus: {
     path: "/runtime.v1.RuntimeService/PodSandboxStatus" as const,
     requestStream: false as const,
@@ -23153,6 +24171,7 @@ export const RuntimeServiceService = {
       Buffer.from(PodSandboxStatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PodSandboxStatusResponse => PodSandboxStatusResponse.decode(value),
   },
+  /** Lists sandboxes matching an optional filter. */
   listPodSandbox: {
     path: "/runtime.v1.RuntimeService/ListPodSandbox" as const,
     requestStream: false as const,
@@ -23164,6 +24183,10 @@ export const RuntimeServiceService = {
       Buffer.from(ListPodSandboxResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListPodSandboxResponse => ListPodSandboxResponse.decode(value),
   },
+  /**
+   * ListPodSandbox delivered in batches, for nodes whose full list would exceed
+   * the gRPC message limit; every sandbox is sent exactly once.
+   */
   streamPodSandboxes: {
     path: "/runtime.v1.RuntimeService/StreamPodSandboxes" as const,
     requestStream: false as const,
@@ -23175,6 +24198,7 @@ export const RuntimeServiceService = {
       Buffer.from(StreamPodSandboxesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): StreamPodSandboxesResponse => StreamPodSandboxesResponse.decode(value),
   },
+  /** Creates, but does not start, a container in an existing sandbox. */
   createContainer: {
     path: "/runtime.v1.RuntimeService/CreateContainer" as const,
     requestStream: false as const,
@@ -23186,6 +24210,7 @@ export const RuntimeServiceService = {
       Buffer.from(CreateContainerResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CreateContainerResponse => CreateContainerResponse.decode(value),
   },
+  /** Starts a created container. */
   startContainer: {
     path: "/runtime.v1.RuntimeService/StartContainer" as const,
     requestStream: false as const,
@@ -23197,6 +24222,10 @@ export const RuntimeServiceService = {
       Buffer.from(StartContainerResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): StartContainerResponse => StartContainerResponse.decode(value),
   },
+  /**
+   * Signals a running container and kills it when the grace period runs out;
+   * idempotent.
+   */
   stopContainer: {
     path: "/runtime.v1.RuntimeService/StopContainer" as const,
     requestStream: false as const,
@@ -23207,6 +24236,7 @@ export const RuntimeServiceService = {
       Buffer.from(StopContainerResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): StopContainerResponse => StopContainerResponse.decode(value),
   },
+  /** Deletes a container, force-stopping it if needed; succeeds if already gone. */
   removeContainer: {
     path: "/runtime.v1.RuntimeService/RemoveContainer" as const,
     requestStream: false as const,
@@ -23218,6 +24248,7 @@ export const RuntimeServiceService = {
       Buffer.from(RemoveContainerResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RemoveContainerResponse => RemoveContainerResponse.decode(value),
   },
+  /** Lists containers matching an optional filter. */
   listContainers: {
     path: "/runtime.v1.RuntimeService/ListContainers" as const,
     requestStream: false as const,
@@ -23229,6 +24260,7 @@ export const RuntimeServiceService = {
       Buffer.from(ListContainersResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListContainersResponse => ListContainersResponse.decode(value),
   },
+  /** ListContainers delivered in batches. */
   streamContainers: {
     path: "/runtime.v1.RuntimeService/StreamContainers" as const,
     requestStream: false as const,
@@ -23240,6 +24272,7 @@ export const RuntimeServiceService = {
       Buffer.from(StreamContainersResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): StreamContainersResponse => StreamContainersResponse.decode(value),
   },
+  /** Reports one container; an unknown id is an error. */
   containerStatus: {
     path: "/runtime.v1.RuntimeService/ContainerStatus" as const,
     requestStream: false as const,
@@ -23251,6 +24284,7 @@ export const RuntimeServiceService = {
       Buffer.from(ContainerStatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ContainerStatusResponse => ContainerStatusResponse.decode(value),
   },
+  /** Changes the resource settings of an existing container in place. */
   updateContainerResources: {
     path: "/runtime.v1.RuntimeService/UpdateContainerResources" as const,
     requestStream: false as const,
@@ -23264,6 +24298,7 @@ export const RuntimeServiceService = {
     responseDeserialize: (value: Buffer): UpdateContainerResourcesResponse =>
       UpdateContainerResourcesResponse.decode(value),
   },
+  /** Makes the runtime reopen a container's log file, e.g. after rotation. */
   reopenContainerLog: {
     path: "/runtime.v1.RuntimeService/ReopenContainerLog" as const,
     requestStream: false as const,
@@ -23275,6 +24310,7 @@ export const RuntimeServiceService = {
       Buffer.from(ReopenContainerLogResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReopenContainerLogResponse => ReopenContainerLogResponse.decode(value),
   },
+  /** Runs a command in a container to completion and returns its output. */
   execSync: {
     path: "/runtime.v1.RuntimeService/ExecSync" as const,
     requestStream: false as const,
@@ -23284,6 +24320,7 @@ export const RuntimeServiceService = {
     responseSerialize: (value: ExecSyncResponse): Buffer => Buffer.from(ExecSyncResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ExecSyncResponse => ExecSyncResponse.decode(value),
   },
+  /** Sets up an interactive exec session; the reply holds the streaming URL. */
   exec: {
     path: "/runtime.v1.RuntimeService/Exec" as const,
     requestStream: false as const,
@@ -23293,6 +24330,10 @@ export const RuntimeServiceService = {
     responseSerialize: (value: ExecResponse): Buffer => Buffer.from(ExecResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ExecResponse => ExecResponse.decode(value),
   },
+  /**
+   * Sets up a session on a running container's main process; the reply holds
+   * the streaming URL.
+   */
   attach: {
     path: "/runtime.v1.RuntimeService/Attach" as const,
     requestStream: false as const,
@@ -23302,6 +24343,7 @@ export const RuntimeServiceService = {
     responseSerialize: (value: AttachResponse): Buffer => Buffer.from(AttachResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): AttachResponse => AttachResponse.decode(value),
   },
+  /** Sets up port forwarding into a sandbox; the reply holds the streaming URL. */
   portForward: {
     path: "/runtime.v1.RuntimeService/PortForward" as const,
     requestStream: false as const,
@@ -23311,6 +24353,7 @@ export const RuntimeServiceService = {
     responseSerialize: (value: PortForwardResponse): Buffer => Buffer.from(PortForwardResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PortForwardResponse => PortForwardResponse.decode(value),
   },
+  /** Resource usage of one container; an unknown id is an error. */
   containerStats: {
     path: "/runtime.v1.RuntimeService/ContainerStats" as const,
     requestStream: false as const,
@@ -23322,6 +24365,7 @@ export const RuntimeServiceService = {
       Buffer.from(ContainerStatsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ContainerStatsResponse => ContainerStatsResponse.decode(value),
   },
+  /** Resource usage of every running container that matches the filter. */
   listContainerStats: {
     path: "/runtime.v1.RuntimeService/ListContainerStats" as const,
     requestStream: false as const,
@@ -23333,6 +24377,7 @@ export const RuntimeServiceService = {
       Buffer.from(ListContainerStatsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListContainerStatsResponse => ListContainerStatsResponse.decode(value),
   },
+  /** ListContainerStats delivered in batches. */
   streamContainerStats: {
     path: "/runtime.v1.RuntimeService/StreamContainerStats" as const,
     requestStream: false as const,
@@ -23344,6 +24389,7 @@ export const RuntimeServiceService = {
       Buffer.from(StreamContainerStatsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): StreamContainerStatsResponse => StreamContainerStatsResponse.decode(value),
   },
+  /** Resource usage of one sandbox; an unknown id is an error. */
   podSandboxStats: {
     path: "/runtime.v1.RuntimeService/PodSandboxStats" as const,
     requestStream: false as const,
@@ -23355,6 +24401,7 @@ export const RuntimeServiceService = {
       Buffer.from(PodSandboxStatsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PodSandboxStatsResponse => PodSandboxStatsResponse.decode(value),
   },
+  /** Resource usage of every sandbox that matches the filter. */
   listPodSandboxStats: {
     path: "/runtime.v1.RuntimeService/ListPodSandboxStats" as const,
     requestStream: false as const,
@@ -23366,6 +24413,7 @@ export const RuntimeServiceService = {
       Buffer.from(ListPodSandboxStatsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListPodSandboxStatsResponse => ListPodSandboxStatsResponse.decode(value),
   },
+  /** ListPodSandboxStats delivered in batches. */
   streamPodSandboxStats: {
     path: "/runtime.v1.RuntimeService/StreamPodSandboxStats" as const,
     requestStream: false as const,
@@ -23377,6 +24425,7 @@ export const RuntimeServiceService = {
       Buffer.from(StreamPodSandboxStatsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): StreamPodSandboxStatsResponse => StreamPodSandboxStatsResponse.decode(value),
   },
+  /** Hands node-level settings (today only the pod CIDR) to the runtime. */
   updateRuntimeConfig: {
     path: "/runtime.v1.RuntimeService/UpdateRuntimeConfig" as const,
     requestStream: false as const,
@@ -23388,6 +24437,7 @@ export const RuntimeServiceService = {
       Buffer.from(UpdateRuntimeConfigResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): UpdateRuntimeConfigResponse => UpdateRuntimeConfigResponse.decode(value),
   },
+  /** Runtime health conditions plus the handlers and features it supports. */
   status: {
     path: "/runtime.v1.RuntimeService/Status" as const,
     requestStream: false as const,
@@ -23397,6 +24447,7 @@ export const RuntimeServiceService = {
     responseSerialize: (value: StatusResponse): Buffer => Buffer.from(StatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): StatusResponse => StatusResponse.decode(value),
   },
+  /** Checkpoints a running container to a location on the node. */
   checkpointContainer: {
     path: "/runtime.v1.RuntimeService/CheckpointContainer" as const,
     requestStream: false as const,
@@ -23408,6 +24459,7 @@ export const RuntimeServiceService = {
       Buffer.from(CheckpointContainerResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CheckpointContainerResponse => CheckpointContainerResponse.decode(value),
   },
+  /** Pushes container lifecycle events so the kubelet can avoid polling. */
   getContainerEvents: {
     path: "/runtime.v1.RuntimeService/GetContainerEvents" as const,
     requestStream: false as const,
@@ -23418,6 +24470,7 @@ export const RuntimeServiceService = {
       Buffer.from(ContainerEventResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ContainerEventResponse => ContainerEventResponse.decode(value),
   },
+  /** Describes the metrics that ListPodSandboxMetrics can return. */
   listMetricDescriptors: {
     path: "/runtime.v1.RuntimeService/ListMetricDescriptors" as const,
     requestStream: false as const,
@@ -23429,6 +24482,7 @@ export const RuntimeServiceService = {
       Buffer.from(ListMetricDescriptorsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListMetricDescriptorsResponse => ListMetricDescriptorsResponse.decode(value),
   },
+  /** Metric samples for every sandbox and its containers. */
   listPodSandboxMetrics: {
     path: "/runtime.v1.RuntimeService/ListPodSandboxMetrics" as const,
     requestStream: false as const,
@@ -23440,6 +24494,7 @@ export const RuntimeServiceService = {
       Buffer.from(ListPodSandboxMetricsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListPodSandboxMetricsResponse => ListPodSandboxMetricsResponse.decode(value),
   },
+  /** ListPodSandboxMetrics delivered in batches. */
   streamPodSandboxMetrics: {
     path: "/runtime.v1.RuntimeService/StreamPodSandboxMetrics" as const,
     requestStream: false as const,
@@ -23452,6 +24507,7 @@ export const RuntimeServiceService = {
     responseDeserialize: (value: Buffer): StreamPodSandboxMetricsResponse =>
       StreamPodSandboxMetricsResponse.decode(value),
   },
+  /** Settings the kubelet must match, such as the cgroup driver. */
   runtimeConfig: {
     path: "/runtime.v1.RuntimeService/RuntimeConfig" as const,
     requestStream: false as const,
@@ -23462,6 +24518,10 @@ export const RuntimeServiceService = {
       Buffer.from(RuntimeConfigResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RuntimeConfigResponse => RuntimeConfigResponse.decode(value),
   },
+  /**
+   * Tells the runtime about new pod-level resources once the kubelet has
+   * resized the pod cgroup; best effort.
+   */
   updatePodSandboxResources: {
     path: "/runtime.v1.RuntimeService/UpdatePodSandboxResources" as const,
     requestStream: false as const,
@@ -23478,44 +24538,95 @@ export const RuntimeServiceService = {
 } as const;
 
 export interface RuntimeServiceServer extends UntypedServiceImplementation {
+  /** Names the runtime and the CRI version it speaks. */
   version: handleUnaryCall<VersionRequest, VersionResponse>;
+  /** Creates a pod sandbox; on success the sandbox is ready. */
   runPodSandbox: handleUnaryCall<RunPodSandboxRequest, RunPodSandboxResponse>;
+  /**
+   * Kills the sandbox's processes and frees its network; idempotent, and the
+   * kubelet may call it several times before removal.
+   */
   stopPodSandbox: handleUnaryCall<StopPodSandboxRequest, StopPodSandboxResponse>;
+  /** Deletes the sandbox and any container left in it; succeeds if already gone. */
   removePodSandbox: handleUnaryCall<RemovePodSandboxRequest, RemovePodSandboxResponse>;
+  /** Reports one sandbox; an unknown id is an error. */
   podSandboxStatus: handleUnaryCall<PodSandboxStatusRequest, PodSandboxStatusResponse>;
+  /** Lists sandboxes matching an optional filter. */
   listPodSandbox: handleUnaryCall<ListPodSandboxRequest, ListPodSandboxResponse>;
+  /**
+   * ListPodSandbox delivered in batches, for nodes whose full list would exceed
+   * the gRPC message limit; every sandbox is sent exactly once.
+   */
   streamPodSandboxes: handleServerStreamingCall<StreamPodSandboxesRequest, StreamPodSandboxesResponse>;
+  /** Creates, but does not start, a container in an existing sandbox. */
   createContainer: handleUnaryCall<CreateContainerRequest, CreateContainerResponse>;
+  /** Starts a created container. */
   startContainer: handleUnaryCall<StartContainerRequest, StartContainerResponse>;
+  /**
+   * Signals a running container and kills it when the grace period runs out;
+   * idempotent.
+   */
   stopContainer: handleUnaryCall<StopContainerRequest, StopContainerResponse>;
+  /** Deletes a container, force-stopping it if needed; succeeds if already gone. */
   removeContainer: handleUnaryCall<RemoveContainerRequest, RemoveContainerResponse>;
+  /** Lists containers matching an optional filter. */
   listContainers: handleUnaryCall<ListContainersRequest, ListContainersResponse>;
+  /** ListContainers delivered in batches. */
   streamContainers: handleServerStreamingCall<StreamContainersRequest, StreamContainersResponse>;
+  /** Reports one container; an unknown id is an error. */
   containerStatus: handleUnaryCall<ContainerStatusRequest, ContainerStatusResponse>;
+  /** Changes the resource settings of an existing container in place. */
   updateContainerResources: handleUnaryCall<UpdateContainerResourcesRequest, UpdateContainerResourcesResponse>;
+  /** Makes the runtime reopen a container's log file, e.g. after rotation. */
   reopenContainerLog: handleUnaryCall<ReopenContainerLogRequest, ReopenContainerLogResponse>;
+  /** Runs a command in a container to completion and returns its output. */
   execSync: handleUnaryCall<ExecSyncRequest, ExecSyncResponse>;
+  /** Sets up an interactive exec session; the reply holds the streaming URL. */
   exec: handleUnaryCall<ExecRequest, ExecResponse>;
+  /**
+   * Sets up a session on a running container's main process; the reply holds
+   * the streaming URL.
+   */
   attach: handleUnaryCall<AttachRequest, AttachResponse>;
+  /** Sets up port forwarding into a sandbox; the reply holds the streaming URL. */
   portForward: handleUnaryCall<PortForwardRequest, PortForwardResponse>;
+  /** Resource usage of one container; an unknown id is an error. */
   containerStats: handleUnaryCall<ContainerStatsRequest, ContainerStatsResponse>;
+  /** Resource usage of every running container that matches the filter. */
   listContainerStats: handleUnaryCall<ListContainerStatsRequest, ListContainerStatsResponse>;
+  /** ListContainerStats delivered in batches. */
   streamContainerStats: handleServerStreamingCall<StreamContainerStatsRequest, StreamContainerStatsResponse>;
+  /** Resource usage of one sandbox; an unknown id is an error. */
   podSandboxStats: handleUnaryCall<PodSandboxStatsRequest, PodSandboxStatsResponse>;
+  /** Resource usage of every sandbox that matches the filter. */
   listPodSandboxStats: handleUnaryCall<ListPodSandboxStatsRequest, ListPodSandboxStatsResponse>;
+  /** ListPodSandboxStats delivered in batches. */
   streamPodSandboxStats: handleServerStreamingCall<StreamPodSandboxStatsRequest, StreamPodSandboxStatsResponse>;
+  /** Hands node-level settings (today only the pod CIDR) to the runtime. */
   updateRuntimeConfig: handleUnaryCall<UpdateRuntimeConfigRequest, UpdateRuntimeConfigResponse>;
+  /** Runtime health conditions plus the handlers and features it supports. */
   status: handleUnaryCall<StatusRequest, StatusResponse>;
+  /** Checkpoints a running container to a location on the node. */
   checkpointContainer: handleUnaryCall<CheckpointContainerRequest, CheckpointContainerResponse>;
+  /** Pushes container lifecycle events so the kubelet can avoid polling. */
   getContainerEvents: handleServerStreamingCall<GetEventsRequest, ContainerEventResponse>;
+  /** Describes the metrics that ListPodSandboxMetrics can return. */
   listMetricDescriptors: handleUnaryCall<ListMetricDescriptorsRequest, ListMetricDescriptorsResponse>;
+  /** Metric samples for every sandbox and its containers. */
   listPodSandboxMetrics: handleUnaryCall<ListPodSandboxMetricsRequest, ListPodSandboxMetricsResponse>;
+  /** ListPodSandboxMetrics delivered in batches. */
   streamPodSandboxMetrics: handleServerStreamingCall<StreamPodSandboxMetricsRequest, StreamPodSandboxMetricsResponse>;
+  /** Settings the kubelet must match, such as the cgroup driver. */
   runtimeConfig: handleUnaryCall<RuntimeConfigRequest, RuntimeConfigResponse>;
+  /**
+   * Tells the runtime about new pod-level resources once the kubelet has
+   * resized the pod cgroup; best effort.
+   */
   updatePodSandboxResources: handleUnaryCall<UpdatePodSandboxResourcesRequest, UpdatePodSandboxResourcesResponse>;
 }
 
 export interface RuntimeServiceClient extends Client {
+  /** Names the runtime and the CRI version it speaks. */
   version(
     request: VersionRequest,
     callback: (error: ServiceError | null, response: VersionResponse) => void,
@@ -23531,6 +24642,7 @@ export interface RuntimeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: VersionResponse) => void,
   ): ClientUnaryCall;
+  /** Creates a pod sandbox; on success the sandbox is ready. */
   runPodSandbox(
     request: RunPodSandboxRequest,
     callback: (error: ServiceError | null, response: RunPodSandboxResponse) => void,
@@ -23546,6 +24658,10 @@ export interface RuntimeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RunPodSandboxResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Kills the sandbox's processes and frees its network; idempotent, and the
+   * kubelet may call it several times before removal.
+   */
   stopPodSandbox(
     request: StopPodSandboxRequest,
     callback: (error: ServiceError | null, response: StopPodSandboxResponse) => void,
@@ -23561,6 +24677,7 @@ export interface RuntimeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: StopPodSandboxResponse) => void,
   ): ClientUnaryCall;
+  /** Deletes the sandbox and any container left in it; succeeds if already gone. */
   removePodSandbox(
     request: RemovePodSandboxRequest,
     callback: (error: ServiceError | null, response: RemovePodSandboxResponse) => void,
@@ -23576,6 +24693,7 @@ export interface RuntimeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RemovePodSandboxResponse) => void,
   ): ClientUnaryCall;
+  /** Reports one sandbox; an unknown id is an error. */
   podSandboxStatus(
     request: PodSandboxStatusRequest,
     callback: (error: ServiceError | null, response: PodSandboxStatusResponse) => void,
@@ -23591,6 +24709,7 @@ export interface RuntimeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PodSandboxStatusResponse) => void,
   ): ClientUnaryCall;
+  /** Lists sandboxes matching an optional filter. */
   listPodSandbox(
     request: ListPodSandboxRequest,
     callback: (error: ServiceError | null, response: ListPodSandboxResponse) => void,
@@ -23606,6 +24725,10 @@ export interface RuntimeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListPodSandboxResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * ListPodSandbox delivered in batches, for nodes whose full list would exceed
+   * the gRPC message limit; every sandbox is sent exactly once.
+   */
   streamPodSandboxes(
     request: StreamPodSandboxesRequest,
     options?: Partial<CallOptions>,
@@ -23615,6 +24738,7 @@ export interface RuntimeServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<StreamPodSandboxesResponse>;
+  /** Creates, but does not start, a container in an existing sandbox. */
   createContainer(
     request: CreateContainerRequest,
     callback: (error: ServiceError | null, response: CreateContainerResponse) => void,
@@ -23630,6 +24754,7 @@ export interface RuntimeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CreateContainerResponse) => void,
   ): ClientUnaryCall;
+  /** Starts a created container. */
   startContainer(
     request: StartContainerRequest,
     callback: (error: ServiceError | null, response: StartContainerResponse) => void,
@@ -23645,6 +24770,10 @@ export interface RuntimeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: StartContainerResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Signals a running container and kills it when the grace period runs out;
+   * idempotent.
+   */
   stopContainer(
     request: StopContainerRequest,
     callback: (error: ServiceError | null, response: StopContainerResponse) => void,
@@ -23660,6 +24789,7 @@ export interface RuntimeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: StopContainerResponse) => void,
   ): ClientUnaryCall;
+  /** Deletes a container, force-stopping it if needed; succeeds if already gone. */
   removeContainer(
     request: RemoveContainerRequest,
     callback: (error: ServiceError | null, response: RemoveContainerResponse) => void,
@@ -23675,6 +24805,7 @@ export interface RuntimeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RemoveContainerResponse) => void,
   ): ClientUnaryCall;
+  /** Lists containers matching an optional filter. */
   listContainers(
     request: ListContainersRequest,
     callback: (error: ServiceError | null, response: ListContainersResponse) => void,
@@ -23690,6 +24821,7 @@ export interface RuntimeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListContainersResponse) => void,
   ): ClientUnaryCall;
+  /** ListContainers delivered in batches. */
   streamContainers(
     request: StreamContainersRequest,
     options?: Partial<CallOptions>,
@@ -23699,6 +24831,7 @@ export interface RuntimeServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<StreamContainersResponse>;
+  /** Reports one container; an unknown id is an error. */
   containerStatus(
     request: ContainerStatusRequest,
     callback: (error: ServiceError | null, response: ContainerStatusResponse) => void,
@@ -23714,6 +24847,7 @@ export interface RuntimeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ContainerStatusResponse) => void,
   ): ClientUnaryCall;
+  /** Changes the resource settings of an existing container in place. */
   updateContainerResources(
     request: UpdateContainerResourcesRequest,
     callback: (error: ServiceError | null, response: UpdateContainerResourcesResponse) => void,
@@ -23729,6 +24863,7 @@ export interface RuntimeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UpdateContainerResourcesResponse) => void,
   ): ClientUnaryCall;
+  /** Makes the runtime reopen a container's log file, e.g. after rotation. */
   reopenContainerLog(
     request: ReopenContainerLogRequest,
     callback: (error: ServiceError | null, response: ReopenContainerLogResponse) => void,
@@ -23744,6 +24879,7 @@ export interface RuntimeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReopenContainerLogResponse) => void,
   ): ClientUnaryCall;
+  /** Runs a command in a container to completion and returns its output. */
   execSync(
     request: ExecSyncRequest,
     callback: (error: ServiceError | null, response: ExecSyncResponse) => void,
@@ -23759,6 +24895,7 @@ export interface RuntimeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ExecSyncResponse) => void,
   ): ClientUnaryCall;
+  /** Sets up an interactive exec session; the reply holds the streaming URL. */
   exec(request: ExecRequest, callback: (error: ServiceError | null, response: ExecResponse) => void): ClientUnaryCall;
   exec(
     request: ExecRequest,
@@ -23771,6 +24908,10 @@ export interface RuntimeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ExecResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Sets up a session on a running container's main process; the reply holds
+   * the streaming URL.
+   */
   attach(
     request: AttachRequest,
     callback: (error: ServiceError | null, response: AttachResponse) => void,
@@ -23786,6 +24927,7 @@ export interface RuntimeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AttachResponse) => void,
   ): ClientUnaryCall;
+  /** Sets up port forwarding into a sandbox; the reply holds the streaming URL. */
   portForward(
     request: PortForwardRequest,
     callback: (error: ServiceError | null, response: PortForwardResponse) => void,
@@ -23801,6 +24943,7 @@ export interface RuntimeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PortForwardResponse) => void,
   ): ClientUnaryCall;
+  /** Resource usage of one container; an unknown id is an error. */
   containerStats(
     request: ContainerStatsRequest,
     callback: (error: ServiceError | null, response: ContainerStatsResponse) => void,
@@ -23816,6 +24959,7 @@ export interface RuntimeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ContainerStatsResponse) => void,
   ): ClientUnaryCall;
+  /** Resource usage of every running container that matches the filter. */
   listContainerStats(
     request: ListContainerStatsRequest,
     callback: (error: ServiceError | null, response: ListContainerStatsResponse) => void,
@@ -23831,6 +24975,7 @@ export interface RuntimeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListContainerStatsResponse) => void,
   ): ClientUnaryCall;
+  /** ListContainerStats delivered in batches. */
   streamContainerStats(
     request: StreamContainerStatsRequest,
     options?: Partial<CallOptions>,
@@ -23840,6 +24985,7 @@ export interface RuntimeServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<StreamContainerStatsResponse>;
+  /** Resource usage of one sandbox; an unknown id is an error. */
   podSandboxStats(
     request: PodSandboxStatsRequest,
     callback: (error: ServiceError | null, response: PodSandboxStatsResponse) => void,
@@ -23855,6 +25001,7 @@ export interface RuntimeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PodSandboxStatsResponse) => void,
   ): ClientUnaryCall;
+  /** Resource usage of every sandbox that matches the filter. */
   listPodSandboxStats(
     request: ListPodSandboxStatsRequest,
     callback: (error: ServiceError | null, response: ListPodSandboxStatsResponse) => void,
@@ -23870,6 +25017,7 @@ export interface RuntimeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListPodSandboxStatsResponse) => void,
   ): ClientUnaryCall;
+  /** ListPodSandboxStats delivered in batches. */
   streamPodSandboxStats(
     request: StreamPodSandboxStatsRequest,
     options?: Partial<CallOptions>,
@@ -23879,6 +25027,7 @@ export interface RuntimeServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<StreamPodSandboxStatsResponse>;
+  /** Hands node-level settings (today only the pod CIDR) to the runtime. */
   updateRuntimeConfig(
     request: UpdateRuntimeConfigRequest,
     callback: (error: ServiceError | null, response: UpdateRuntimeConfigResponse) => void,
@@ -23894,6 +25043,7 @@ export interface RuntimeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UpdateRuntimeConfigResponse) => void,
   ): ClientUnaryCall;
+  /** Runtime health conditions plus the handlers and features it supports. */
   status(
     request: StatusRequest,
     callback: (error: ServiceError | null, response: StatusResponse) => void,
@@ -23909,6 +25059,7 @@ export interface RuntimeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: StatusResponse) => void,
   ): ClientUnaryCall;
+  /** Checkpoints a running container to a location on the node. */
   checkpointContainer(
     request: CheckpointContainerRequest,
     callback: (error: ServiceError | null, response: CheckpointContainerResponse) => void,
@@ -23924,6 +25075,7 @@ export interface RuntimeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CheckpointContainerResponse) => void,
   ): ClientUnaryCall;
+  /** Pushes container lifecycle events so the kubelet can avoid polling. */
   getContainerEvents(
     request: GetEventsRequest,
     options?: Partial<CallOptions>,
@@ -23933,6 +25085,7 @@ export interface RuntimeServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<ContainerEventResponse>;
+  /** Describes the metrics that ListPodSandboxMetrics can return. */
   listMetricDescriptors(
     request: ListMetricDescriptorsRequest,
     callback: (error: ServiceError | null, response: ListMetricDescriptorsResponse) => void,
@@ -23948,6 +25101,7 @@ export interface RuntimeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListMetricDescriptorsResponse) => void,
   ): ClientUnaryCall;
+  /** Metric samples for every sandbox and its containers. */
   listPodSandboxMetrics(
     request: ListPodSandboxMetricsRequest,
     callback: (error: ServiceError | null, response: ListPodSandboxMetricsResponse) => void,
@@ -23963,6 +25117,7 @@ export interface RuntimeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListPodSandboxMetricsResponse) => void,
   ): ClientUnaryCall;
+  /** ListPodSandboxMetrics delivered in batches. */
   streamPodSandboxMetrics(
     request: StreamPodSandboxMetricsRequest,
     options?: Partial<CallOptions>,
@@ -23972,6 +25127,7 @@ export interface RuntimeServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<StreamPodSandboxMetricsResponse>;
+  /** Settings the kubelet must match, such as the cgroup driver. */
   runtimeConfig(
     request: RuntimeConfigRequest,
     callback: (error: ServiceError | null, response: RuntimeConfigResponse) => void,
@@ -23987,6 +25143,10 @@ export interface RuntimeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RuntimeConfigResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Tells the runtime about new pod-level resources once the kubelet has
+   * resized the pod cgroup; best effort.
+   */
   updatePodSandboxResources(
     request: UpdatePodSandboxResourcesRequest,
     callback: (error: ServiceError | null, response: UpdatePodSandboxResourcesResponse) => void,
@@ -24013,8 +25173,13 @@ export const RuntimeServiceClient = makeGenericClientConstructor(
   serviceName: string;
 };
 
+/**
+ * Image store operations: list, inspect, pull, remove, and filesystem usage.
+ * Source: cri-api v0.36.3 api.proto, service ImageService.
+ */
 export type ImageServiceService = typeof ImageServiceService;
 export const ImageServiceService = {
+  /** Lists images, optionally filtered. */
   listImages: {
     path: "/runtime.v1.ImageService/ListImages" as const,
     requestStream: false as const,
@@ -24024,6 +25189,7 @@ export const ImageServiceService = {
     responseSerialize: (value: ListImagesResponse): Buffer => Buffer.from(ListImagesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListImagesResponse => ListImagesResponse.decode(value),
   },
+  /** ListImages delivered in batches. */
   streamImages: {
     path: "/runtime.v1.ImageService/StreamImages" as const,
     requestStream: false as const,
@@ -24034,6 +25200,7 @@ export const ImageServiceService = {
       Buffer.from(StreamImagesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): StreamImagesResponse => StreamImagesResponse.decode(value),
   },
+  /** Inspects one image; a missing image gives an empty response, not an error. */
   imageStatus: {
     path: "/runtime.v1.ImageService/ImageStatus" as const,
     requestStream: false as const,
@@ -24043,6 +25210,7 @@ export const ImageServiceService = {
     responseSerialize: (value: ImageStatusResponse): Buffer => Buffer.from(ImageStatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ImageStatusResponse => ImageStatusResponse.decode(value),
   },
+  /** Fetches an image, with registry credentials when supplied. */
   pullImage: {
     path: "/runtime.v1.ImageService/PullImage" as const,
     requestStream: false as const,
@@ -24052,6 +25220,7 @@ export const ImageServiceService = {
     responseSerialize: (value: PullImageResponse): Buffer => Buffer.from(PullImageResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PullImageResponse => PullImageResponse.decode(value),
   },
+  /** Deletes an image; succeeds if it is already absent. */
   removeImage: {
     path: "/runtime.v1.ImageService/RemoveImage" as const,
     requestStream: false as const,
@@ -24061,6 +25230,7 @@ export const ImageServiceService = {
     responseSerialize: (value: RemoveImageResponse): Buffer => Buffer.from(RemoveImageResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RemoveImageResponse => RemoveImageResponse.decode(value),
   },
+  /** Usage of the filesystems holding images and container layers. */
   imageFsInfo: {
     path: "/runtime.v1.ImageService/ImageFsInfo" as const,
     requestStream: false as const,
@@ -24073,15 +25243,22 @@ export const ImageServiceService = {
 } as const;
 
 export interface ImageServiceServer extends UntypedServiceImplementation {
+  /** Lists images, optionally filtered. */
   listImages: handleUnaryCall<ListImagesRequest, ListImagesResponse>;
+  /** ListImages delivered in batches. */
   streamImages: handleServerStreamingCall<StreamImagesRequest, StreamImagesResponse>;
+  /** Inspects one image; a missing image gives an empty response, not an error. */
   imageStatus: handleUnaryCall<ImageStatusRequest, ImageStatusResponse>;
+  /** Fetches an image, with registry credentials when supplied. */
   pullImage: handleUnaryCall<PullImageRequest, PullImageResponse>;
+  /** Deletes an image; succeeds if it is already absent. */
   removeImage: handleUnaryCall<RemoveImageRequest, RemoveImageResponse>;
+  /** Usage of the filesystems holding images and container layers. */
   imageFsInfo: handleUnaryCall<ImageFsInfoRequest, ImageFsInfoResponse>;
 }
 
 export interface ImageServiceClient extends Client {
+  /** Lists images, optionally filtered. */
   listImages(
     request: ListImagesRequest,
     callback: (error: ServiceError | null, response: ListImagesResponse) => void,
@@ -24097,6 +25274,7 @@ export interface ImageServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListImagesResponse) => void,
   ): ClientUnaryCall;
+  /** ListImages delivered in batches. */
   streamImages(
     request: StreamImagesRequest,
     options?: Partial<CallOptions>,
@@ -24106,6 +25284,7 @@ export interface ImageServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<StreamImagesResponse>;
+  /** Inspects one image; a missing image gives an empty response, not an error. */
   imageStatus(
     request: ImageStatusRequest,
     callback: (error: ServiceError | null, response: ImageStatusResponse) => void,
@@ -24121,6 +25300,7 @@ export interface ImageServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ImageStatusResponse) => void,
   ): ClientUnaryCall;
+  /** Fetches an image, with registry credentials when supplied. */
   pullImage(
     request: PullImageRequest,
     callback: (error: ServiceError | null, response: PullImageResponse) => void,
@@ -24136,6 +25316,7 @@ export interface ImageServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PullImageResponse) => void,
   ): ClientUnaryCall;
+  /** Deletes an image; succeeds if it is already absent. */
   removeImage(
     request: RemoveImageRequest,
     callback: (error: ServiceError | null, response: RemoveImageResponse) => void,
@@ -24151,6 +25332,7 @@ export interface ImageServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RemoveImageResponse) => void,
   ): ClientUnaryCall;
+  /** Usage of the filesystems holding images and container layers. */
   imageFsInfo(
     request: ImageFsInfoRequest,
     callback: (error: ServiceError | null, response: ImageFsInfoResponse) => void,

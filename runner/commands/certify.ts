@@ -1,0 +1,116 @@
+import type { Argv } from 'yargs';
+import { certifyInterface, type CommonCertifyOptions } from '../certify-interface.js';
+import type { TerminalOutput } from '../report/terminal-report.js';
+import { UsageError } from '../usage-error.js';
+
+/** Where a command writes, so tests can capture it. */
+export interface CommandIo {
+  readonly progress: TerminalOutput;
+  readonly out: TerminalOutput;
+  setExitCode(code: number): void;
+}
+
+/** Which issue brings each suite not built yet. */
+const notBuiltYet = {
+  cri: 'the CRI suite and process runtime arrive with issue 5',
+  cni: 'the CNI suite and reference plugins arrive with issue 3',
+  kubelet: 'the kubelet suite and reference kubelet arrive with issue 6',
+  all: 'certify all needs every suite and reference plugin (issue 7); today only `certify csi` runs',
+} as const;
+
+function commonOptions<T>(yargs: Argv<T>) {
+  return yargs
+    .option('focus', { type: 'string', array: true, default: [] as string[], describe: 'Run only cases whose requirement IDs or title match this regex (repeatable)' })
+    .option('skip', { type: 'string', array: true, default: [] as string[], describe: 'Leave out cases whose requirement IDs or title match this regex (repeatable)' })
+    .option('report', { type: 'string', array: true, default: [] as string[], describe: 'Write a report: json=FILE, junit=FILE, tap=FILE or markdown=FILE (repeatable)' })
+    .option('known-deviations', { type: 'string', describe: 'File of "ID reason" lines: failures of this subject to report as known' })
+    .option('strict', { type: 'boolean', default: false, describe: 'Also fail on MUSTs the spec marks as not checkable by any case' })
+    .option('case-timeout', { type: 'number', default: 30, describe: 'Deadline per case, in seconds' });
+}
+
+function commonFlags(argv: {
+  focus: string[];
+  skip: string[];
+  report: string[];
+  'known-deviations'?: string | undefined;
+  strict: boolean;
+  'case-timeout': number;
+}): CommonCertifyOptions {
+  return {
+    focus: argv.focus,
+    skip: argv.skip,
+    report: argv.report,
+    ...(argv['known-deviations'] === undefined ? {} : { knownDeviations: argv['known-deviations'] }),
+    strict: argv.strict,
+    caseTimeoutSeconds: argv['case-timeout'],
+  };
+}
+
+/** `kubeplug certify <interface>`. */
+export function certifyCommand(io: CommandIo) {
+  return {
+    command: 'certify <interface>',
+    describe: 'Certify a plugin or kubelet against an interface spec',
+    builder: (yargs: Argv) =>
+      yargs
+        .command({
+          command: 'csi',
+          describe: 'Certify a CSI plugin listening on a unix socket',
+          builder: (sub: Argv) =>
+            commonOptions(sub)
+              .option('endpoint', { type: 'string', demandOption: true, describe: 'CSI endpoint of the node plugin, unix:///path.sock' })
+              .option('controller-endpoint', { type: 'string', describe: 'CSI endpoint of the controller plugin when it listens apart' })
+              .option('connect-timeout', { type: 'number', default: 5, describe: 'Seconds to wait for the endpoint to accept a connection' })
+              .option('call-timeout', { type: 'number', default: 10, describe: 'Deadline of one gRPC call, in seconds' }),
+          handler: async (argv) => {
+            const [{ createCsiSuite, connectCsiSubject }, { csiSpecVersion, EndpointError, EndpointUnreachableError }] =
+              await Promise.all([import('../../conformance/csi/index.js'), import('../../specs/csi/index.js')]);
+            const endpoint = argv.endpoint;
+            const controllerEndpoint = argv['controller-endpoint'];
+            const { exitCode } = await certifyInterface({
+              iface: 'csi',
+              specVersion: csiSpecVersion,
+              suite: createCsiSuite(),
+              connect: async () => {
+                try {
+                  return await connectCsiSubject({
+                    endpoint,
+                    ...(controllerEndpoint === undefined ? {} : { controllerEndpoint }),
+                    connectTimeoutMs: argv['connect-timeout'] * 1000,
+                    callTimeoutMs: argv['call-timeout'] * 1000,
+                  });
+                } catch (error) {
+                  if (error instanceof EndpointUnreachableError || error instanceof EndpointError) {
+                    const flag = error instanceof EndpointUnreachableError && error.endpoint === controllerEndpoint ? '--controller-endpoint' : '--endpoint';
+                    throw new UsageError(`${flag}: ${error.message}`);
+                  }
+                  throw error;
+                }
+              },
+              flags: commonFlags(argv),
+              progress: io.progress,
+              out: io.out,
+            });
+            io.setExitCode(exitCode);
+          },
+        })
+        .command(notBuilt('cri', 'Certify a CRI runtime (not built yet)', io))
+        .command(notBuilt('cni', 'Certify CNI plugin binaries (not built yet)', io))
+        .command(notBuilt('kubelet', 'Certify a kubelet (not built yet)', io))
+        .command(notBuilt('all', 'Certify a whole node of reference plugins (not built yet)', io))
+        .demandCommand(1, 'name an interface: csi, cri, cni, kubelet or all'),
+    handler: () => {},
+  };
+}
+
+function notBuilt(name: keyof typeof notBuiltYet, describe: string, io: CommandIo) {
+  return {
+    command: name,
+    describe,
+    builder: (yargs: Argv) => yargs.strict(false),
+    handler: () => {
+      io.progress.write(`kubeplug certify ${name}: not built yet: ${notBuiltYet[name]}. Nothing was certified.\n`);
+      io.setExitCode(2);
+    },
+  };
+}

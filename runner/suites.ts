@@ -1,0 +1,22 @@
+import type { InterfaceName } from '../specs/registry/index.js';
+
+/** The declared cases of an interface's suite, by ID and title only. */
+export type DeclaredCases = readonly { readonly ids: readonly string[]; readonly title: string }[];
+
+/**
+ * Loads the cases each built suite declares; an interface whose suite does
+ * not exist yet has none. Imported lazily so commands that need no suite
+ * start fast.
+ */
+export async function declaredCasesOf(iface: InterfaceName): Promise<DeclaredCases> {
+  switch (iface) {
+    case 'csi': {
+      const { createCsiSuite } = await import('../conformance/csi/index.js');
+      return createCsiSuite().cases;
+    }
+    case 'cri':
+    case 'cni':
+    case 'kubelet':
+      return [];
+  }
+}
