@@ -14,11 +14,10 @@ import { UsageError } from './usage-error.js';
 /** Runs the CLI with the given arguments; resolves to the exit code. */
 export async function main(args: readonly string[], io: Omit<CommandIo, 'setExitCode'>): Promise<number> {
   let exitCode = 0;
-  let failed = false;
   const commandIo: CommandIo = { ...io, setExitCode: (code) => void (exitCode = code) };
   const parser = yargs([...args])
     .scriptName('kubeplug')
-    .usage('$0 <command> [options]\n\nSpecify, implement and certify the Kubernetes node plugin interfaces: CRI, CNI and CSI.')
+    .usage('$0 <command> [options]\n\nSpecifies, implements and certifies CRI, CNI and CSI plugins.')
     .command(certifyCommand(commandIo))
     .command(listCommand(commandIo))
     .demandCommand(1, 'name a command: certify or list')
@@ -28,9 +27,8 @@ export async function main(args: readonly string[], io: Omit<CommandIo, 'setExit
     .wrap(Math.min(110, process.stdout.columns ?? 110))
     .exitProcess(false)
     .fail((message: string | undefined, error: Error | undefined) => {
-      if (error !== undefined && !(error instanceof UsageError)) throw error;
-      failed = true;
-      io.progress.write(`kubeplug: ${error?.message ?? message ?? 'invalid usage'} (see --help)\n`);
+      // yargs' own validation messages get a pointer to --help; errors from handlers pass through.
+      throw error ?? new UsageError(`${message ?? 'invalid usage'} (see --help)`);
     });
   try {
     await parser.parseAsync();
@@ -42,7 +40,7 @@ export async function main(args: readonly string[], io: Omit<CommandIo, 'setExit
     io.progress.write(`kubeplug: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     return 2;
   }
-  return failed ? 2 : exitCode;
+  return exitCode;
 }
 
 const invokedDirectly = process.argv[1] !== undefined && import.meta.url === (await import('node:url')).pathToFileURL((await import('node:fs')).realpathSync(process.argv[1])).href;

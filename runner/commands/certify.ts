@@ -49,7 +49,7 @@ function commonFlags(argv: {
 /** `kubeplug certify <interface>`. */
 export function certifyCommand(io: CommandIo) {
   return {
-    command: 'certify <interface>',
+    command: 'certify',
     describe: 'Certify a plugin or kubelet against an interface spec',
     builder: (yargs: Argv) =>
       yargs

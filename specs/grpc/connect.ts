@@ -1,3 +1,4 @@
+import fs from 'node:fs/promises';
 import { credentials, type Client, type ChannelOptions } from '@grpc/grpc-js';
 import { grpcTargetOf, socketPathOf } from './endpoint.js';
 
@@ -27,9 +28,19 @@ export function createClient<C extends Client>(Constructor: ClientConstructor<C>
   });
 }
 
-/** Waits until the client's channel is connected, or throws {@link EndpointUnreachableError}. */
-export function waitForConnection(client: Client, endpoint: string, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
+/**
+ * Waits until the client's channel is connected, or throws
+ * {@link EndpointUnreachableError}; a socket file that does not exist fails at once.
+ */
+export async function waitForConnection(client: Client, endpoint: string, timeoutMs: number): Promise<void> {
+  const socketPath = socketPathOf(endpoint);
+  try {
+    if (!(await fs.stat(socketPath)).isSocket()) throw new EndpointUnreachableError(endpoint, `${socketPath} is not a socket`);
+  } catch (error) {
+    if (error instanceof EndpointUnreachableError) throw error;
+    throw new EndpointUnreachableError(endpoint, `no socket at ${socketPath}`);
+  }
+  await new Promise<void>((resolve, reject) => {
     client.waitForReady(new Date(Date.now() + timeoutMs), (error) => {
       if (error === undefined || error === null) resolve();
       else reject(new EndpointUnreachableError(endpoint, `no gRPC server answered within ${timeoutMs} ms`));
