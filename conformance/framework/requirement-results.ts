@@ -31,9 +31,9 @@ export interface RequirementResultsOptions {
 /**
  * Folds case results into one status per requirement. A requirement fails if
  * any citing case failed on it; otherwise it errs if any case erred, is
- * skipped if any was skipped, is not-checked if a case stopped before
- * checking it, passes if a case checked it, and is not-applicable only if
- * every citing case was. Known deviations turn a fail into `known`
+ * skipped if any was skipped, passes if a case recorded a passing check of
+ * it, is not-checked if the cases that ran never checked it, and is
+ * not-applicable only if every citing case was. Known deviations turn a fail into `known`
  * and a pass into `stale`.
  */
 export function requirementResults(options: RequirementResultsOptions): RequirementResult[] {
@@ -81,12 +81,12 @@ function decide(
   if (errored.length > 0) return { status: 'error', reason: joinReasons(errored) };
   const skipped = results.filter((result) => result.outcome === 'skipped');
   if (skipped.length > 0) return { status: 'skipped', reason: joinReasons(skipped) };
-  // A failed case stopped early leaves unchecked the IDs it never got to.
-  const stopped = results.filter((result) => result.outcome === 'fail' && !result.passedIds.includes(requirement.id));
-  if (stopped.length > 0) {
-    return { status: 'not-checked', reason: `the case stopped before checking it: ${joinReasons(stopped)}` };
+  // Only a recorded passing check makes a pass: a case that never checked an ID it cites proves nothing about it.
+  if (results.some((result) => result.passedIds.includes(requirement.id))) return { status: 'pass' };
+  const unchecked = results.filter((result) => result.outcome === 'pass' || result.outcome === 'fail');
+  if (unchecked.length > 0) {
+    return { status: 'not-checked', reason: `no check of it was recorded by: ${unchecked.map((result) => result.title).join('; ')}` };
   }
-  if (results.some((result) => result.outcome === 'pass' || result.outcome === 'fail')) return { status: 'pass' };
   return { status: 'not-applicable', reason: joinReasons(results) };
 }
 

@@ -15,6 +15,9 @@ import type { Requirement } from '../../specs/registry/index.js';
 
 type Ctx = CaseContext<Subject>;
 
+/** A case body that records one passing check for each ID of its case. */
+const passes = async (ctx: Ctx): Promise<void> => void ctx.check(true, { what: 'holds', expected: true, got: true });
+
 const subject: Subject = { capabilities: new Set(['cap.a']), specVersions: new Set(['1.0.0']), identity: { name: 'fake' } };
 const environment: Environment = { isRoot: false, canCreateNetns: false, platform: 'linux', arch: 'x64', kernel: 'k', node: 'v20' };
 
@@ -138,7 +141,7 @@ t.test('a requirement the case never reached is not checked, not passed', async 
   });
   t.equal(first?.status, 'fail');
   t.equal(second?.status, 'not-checked');
-  t.match(second?.reason, /could not check|stopped before/);
+  t.match(second?.reason, /no check of it was recorded by: stops on the first rule/);
   t.equal(decideVerdict(results, [first!, second!]).exitCode, 1);
 });
 
@@ -157,8 +160,8 @@ t.test('--focus and --skip match IDs and titles', async (t) => {
 
 t.test('requirements left out by the filter are not-run and do not block', async (t) => {
   const suite = new Suite<Subject>('x');
-  suite.declare({ ids: ['CSI-A-001'], title: 'a', run: async () => {} });
-  suite.declare({ ids: ['CSI-B-001'], title: 'b', run: async () => {} });
+  suite.declare({ ids: ['CSI-A-001'], title: 'a', run: passes });
+  suite.declare({ ids: ['CSI-B-001'], title: 'b', run: passes });
   const results = await run(suite, compileFilter({ focus: ['CSI-A'] }));
   const requirements = requirementResults({
     requirements: [requirement('CSI-A-001'), requirement('CSI-B-001')],
@@ -172,7 +175,7 @@ t.test('requirements left out by the filter are not-run and do not block', async
 t.test('known deviations: a failure is known and does not block; a pass is stale', async (t) => {
   const suite = new Suite<Subject>('x');
   suite.declare({ ids: ['CSI-T-001'], title: 'broken', run: async (ctx: Ctx) => void ctx.check(false, { what: 'x', expected: 1, got: 0 }) });
-  suite.declare({ ids: ['CSI-T-002'], title: 'fine', run: async () => {} });
+  suite.declare({ ids: ['CSI-T-002'], title: 'fine', run: passes });
   const results = await run(suite);
   const deviations = parseKnownDeviations('# ours\nCSI-T-001 fixed in v2\nCSI-T-002   was broken once\n', 'dev.txt');
   const requirements = requirementResults({
@@ -212,7 +215,7 @@ t.test('verdict: SHOULD failures do not block; MUST skips and harness errors do'
 
 t.test('verdict: a MUST no case can check is listed, and blocks only under --strict', async (t) => {
   const suite = new Suite<Subject>('x');
-  suite.declare({ ids: ['CSI-T-001'], title: 'fine', run: async () => {} });
+  suite.declare({ ids: ['CSI-T-001'], title: 'fine', run: passes });
   const results = await run(suite);
   const requirements = requirementResults({
     requirements: [requirement('CSI-T-001'), requirement('CSI-T-009', 'MUST', 'invisible from outside'), requirement('CSI-T-010')],
@@ -243,4 +246,14 @@ t.test('declaring a case without IDs or twice is refused', async (t) => {
   t.throws(() => suite.declare({ ids: [], title: 'no ids', run: async () => {} }), /cites no requirement/);
   suite.declare({ ids: ['CSI-T-001'], title: 'once', run: async () => {} });
   t.throws(() => suite.declare({ ids: ['CSI-T-001'], title: 'once', run: async () => {} }), /declared twice/);
+});
+
+t.test('a passing case that records no check of an ID does not pass that requirement', async (t) => {
+  const suite = new Suite<Subject>('x');
+  suite.declare({ ids: ['CSI-T-001'], title: 'checks nothing', run: async () => {} });
+  const results = await run(suite);
+  t.equal(results[0]?.outcome, 'pass');
+  const [status] = requirementResults({ requirements: [requirement('CSI-T-001')], declaredCases: suite.cases, results });
+  t.equal(status?.status, 'not-checked');
+  t.match(status?.reason, /no check of it was recorded by: checks nothing/);
 });
