@@ -1,0 +1,141 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Parser } from 'tap-parser';
+import t from 'tap';
+import { runCli, startFixtureProcess } from '../helpers/run-cli.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+type Test = Parameters<Parameters<typeof t.test>[1]>[0];
+
+async function fixtureEndpoint(t: Test, fixture: string): Promise<{ endpoint: string; dir: string }> {
+  const dir = tempDir(t);
+  const endpoint = `unix://${dir}/csi.sock`;
+  await startFixtureProcess(t, fixture, endpoint);
+  return { endpoint, dir };
+}
+
+function reportFlags(dir: string): string[] {
+  return ['json', 'junit', 'tap', 'markdown'].flatMap((format) => ['--report', `${format}=${path.join(dir, `report.${format}`)}`]);
+}
+
+function parseTap(text: string): Promise<{ pass: number; fail: number; skip: number; count: number }> {
+  return new Promise((resolve) => {
+    const parser = new Parser((results) => resolve({ pass: results.pass, fail: results.fail, skip: results.skip, count: results.count }));
+    parser.end(text);
+  });
+}
+
+t.test('a conforming CSI server is certified: exit 0 and all four reports', async (t) => {
+  const { endpoint, dir } = await fixtureEndpoint(t, 'conforming');
+  const { code, stdout, stderr } = await runCli(['certify', 'csi', '--endpoint', endpoint, ...reportFlags(dir)]);
+  t.equal(code, 0, stderr);
+  t.match(stdout, /certified: every applicable MUST requirement in scope passed/);
+  t.notMatch(stderr + stdout, /\x1b\[/, 'no colour or cursor codes when not on a terminal');
+
+  const certificate = JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8'));
+  t.match(certificate, {
+    kind: 'kubeplug-certificate',
+    kit: { name: 'kubeplug', version: /\d+\.\d+\.\d+/ },
+    verdict: { exitCode: 0, certified: true, uncheckableMusts: ['CSI-IDENT-018'] },
+    runs: [{ iface: 'csi', specVersion: '1.12.0', subject: { name: 'dir-volume.csi.kubeplug.io', vendorVersion: '0.1.0-fixture' } }],
+    environment: { platform: 'linux' },
+  });
+  const firstCase = certificate.runs[0].cases[0];
+  t.ok(firstCase.evidence.some((item: { kind: string }) => item.kind === 'call'), 'cases carry call evidence');
+  t.ok(firstCase.evidence.some((item: { kind: string }) => item.kind === 'check'), 'cases carry check evidence');
+
+  const junit = fs.readFileSync(path.join(dir, 'report.junit'), 'utf8');
+  t.match(junit, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites name="kubeplug certify" tests="12" failures="0" errors="0" skipped="2"/);
+  t.equal((junit.match(/<testcase /g) ?? []).length, 12);
+
+  const tap = await parseTap(fs.readFileSync(path.join(dir, 'report.tap'), 'utf8'));
+  t.same(tap, { pass: 12, fail: 0, skip: 2, count: 12 });
+
+  const markdown = fs.readFileSync(path.join(dir, 'report.markdown'), 'utf8');
+  t.match(markdown, /\*\*Verdict:\*\* certified \(exit 0\)/);
+  t.match(markdown, /\| CSI-IDENT-018 \| MUST \| not-checked \|/);
+});
+
+t.test('a broken server is not certified: exit 1, the failed IDs in every report', async (t) => {
+  const { endpoint, dir } = await fixtureEndpoint(t, 'empty-vendor-version');
+  const { code, stdout } = await runCli(['certify', 'csi', '--endpoint', endpoint, ...reportFlags(dir)]);
+  t.equal(code, 1);
+  t.match(stdout, /not certified: 1 MUST requirement\(s\) failed or were not checked \(CSI-IDENT-007\)/);
+  const certificate = JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8'));
+  t.same(certificate.verdict.blockingMusts, ['CSI-IDENT-007']);
+  const junit = fs.readFileSync(path.join(dir, 'report.junit'), 'utf8');
+  t.match(junit, /failures="1"/);
+  t.match(junit, /<failure message="[^"]*vendor_version[^"]*" type="CSI-IDENT-007">/);
+  const tap = await parseTap(fs.readFileSync(path.join(dir, 'report.tap'), 'utf8'));
+  t.equal(tap.fail, 1);
+  t.match(fs.readFileSync(path.join(dir, 'report.markdown'), 'utf8'), /#### fail: \[CSI-IDENT-007\]/);
+});
+
+t.test('declared known deviations do not fail the run, and a stale one is reported', async (t) => {
+  const { endpoint, dir } = await fixtureEndpoint(t, 'empty-vendor-version');
+  const deviations = path.join(dir, 'deviations.txt');
+  fs.writeFileSync(deviations, '# our fixture\nCSI-IDENT-007 vendor version lands in v2\nCSI-IDENT-002 was broken once\n');
+  const { code, stdout } = await runCli(['certify', 'csi', '--endpoint', endpoint, '--known-deviations', deviations, '--report', `json=${dir}/c.json`]);
+  t.equal(code, 0, stdout);
+  t.match(stdout, /known +MUST +CSI-IDENT-007/);
+  t.match(stdout, /stale +MUST +CSI-IDENT-002/);
+  const certificate = JSON.parse(fs.readFileSync(path.join(dir, 'c.json'), 'utf8'));
+  const status = (id: string): string => certificate.runs[0].requirements.find((r: { id: string }) => r.id === id).status;
+  t.equal(status('CSI-IDENT-007'), 'known');
+  t.equal(status('CSI-IDENT-002'), 'stale');
+});
+
+t.test('--focus makes a partial run whose other requirements are not-run', async (t) => {
+  const { endpoint, dir } = await fixtureEndpoint(t, 'conforming');
+  const { code } = await runCli(['certify', 'csi', '--endpoint', endpoint, '--focus', 'CSI-IDENT-01[67]', '--report', `json=${dir}/c.json`]);
+  t.equal(code, 0);
+  const certificate = JSON.parse(fs.readFileSync(path.join(dir, 'c.json'), 'utf8'));
+  t.equal(certificate.profile.partial, true);
+  t.equal(certificate.runs[0].cases.length, 2);
+  t.equal(certificate.runs[0].requirements.filter((r: { status: string }) => r.status === 'not-run').length, 15);
+});
+
+const usageErrors: [string, string[], RegExp][] = [
+  ['a missing --endpoint', ['certify', 'csi'], /^kubeplug: Missing required argument: endpoint/],
+  ['an unknown flag', ['certify', 'csi', '--endpoint', '/tmp/x.sock', '--bogus'], /Unknown argument: bogus/],
+  ['a non-unix endpoint', ['certify', 'csi', '--endpoint', 'tcp://127.0.0.1:9'], /^kubeplug: --endpoint: .*not a unix socket/],
+  ['an endpoint with no socket', ['certify', 'csi', '--endpoint', 'unix:///nonexistent/csi.sock'], /^kubeplug: --endpoint: cannot reach unix:\/\/\/nonexistent\/csi\.sock: no socket/],
+  ['an unknown report format', ['certify', 'csi', '--endpoint', '/x.sock', '--report', 'html=x'], /^kubeplug: --report "html=x": unknown format/],
+  ['a report folder that does not exist', ['certify', 'csi', '--endpoint', '/x.sock', '--report', 'json=/nonexistent/x.json'], /^kubeplug: --report json=\/nonexistent\/x\.json: folder/],
+  ['a bad --focus pattern', ['certify', 'csi', '--endpoint', '/x.sock', '--focus', '('], /^kubeplug: --focus "\("/],
+  ['a missing known-deviations file', ['certify', 'csi', '--endpoint', '/x.sock', '--known-deviations', '/nonexistent'], /^kubeplug: --known-deviations \/nonexistent:/],
+  ['an interface not built yet', ['certify', 'cri'], /^kubeplug certify cri: not built yet/],
+  ['no interface', ['certify'], /^kubeplug: name an interface/],
+];
+
+for (const [what, args, message] of usageErrors) {
+  t.test(`${what} is one clear line and exit 2`, async (t) => {
+    const { code, stderr, stdout } = await runCli(args);
+    t.equal(code, 2);
+    t.match(stderr, message);
+    t.equal(stderr.trim().split('\n').length, 1, 'one line');
+    t.notMatch(stderr, /\n\s+at /, 'no stack trace');
+    t.equal(stdout, '');
+  });
+}
+
+t.test('a known deviation naming an ID the spec lacks is a usage error', async (t) => {
+  const { endpoint, dir } = await fixtureEndpoint(t, 'conforming');
+  fs.writeFileSync(path.join(dir, 'd.txt'), 'CSI-NOPE-001 reason\n');
+  const { code, stderr } = await runCli(['certify', 'csi', '--endpoint', endpoint, '--known-deviations', path.join(dir, 'd.txt')]);
+  t.equal(code, 2);
+  t.match(stderr, /CSI-NOPE-001 is not a requirement of the csi spec/);
+});
+
+t.test('list prints requirements with level and coverage, as a table and as JSON', async (t) => {
+  const table = await runCli(['list', 'csi']);
+  t.equal(table.code, 0);
+  t.match(table.stdout, /CSI-IDENT-001 +MUST +1 case +GetPluginInfo answers successfully on every endpoint/);
+  t.match(table.stdout, /CSI-IDENT-018 +MUST +not checked/);
+  const json = await runCli(['list', 'csi', '--json']);
+  const { requirements } = JSON.parse(json.stdout) as { requirements: { id: string; level: string; coverage: string }[] };
+  t.equal(requirements.length, 18);
+  t.same(requirements.filter((r) => r.coverage === 'uncovered'), []);
+  const all = await runCli(['list']);
+  t.match(all.stdout, /CRI: 0 requirement\(s\)\n  none stated yet/);
+});
