@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Parser } from 'tap-parser';
-import t from 'tap';
+import t, * as Tap from 'tap';
 import { runCli, startFixtureProcess } from '../helpers/run-cli.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
-type Test = Parameters<Parameters<typeof t.test>[1]>[0];
+type Test = Tap.Test;
 
 async function fixtureEndpoint(t: Test, fixture: string): Promise<{ endpoint: string; dir: string }> {
   const dir = tempDir(t);

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
-import t from 'tap';
+import t, * as Tap from 'tap';
 import {
   GrpcStatusError,
   IdentityClient,
@@ -16,7 +16,7 @@ import {
 } from '../../specs/csi/index.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
-type Test = Parameters<Parameters<typeof t.test>[1]>[0];
+type Test = Tap.Test;
 
 async function serveIdentity(t: Test, endpoint: string, implementation: Parameters<typeof bindService<typeof IdentityService>>[1], internalErrors: unknown[] = []) {
   const server = await serve({
