@@ -1,4 +1,4 @@
-import type { CaseResult, RequirementStatus, RunListener } from '../../conformance/framework/index.js';
+import { requirementStatuses, type CaseResult, type RunListener } from '../../conformance/framework/index.js';
 import type { Certificate } from './certificate.js';
 
 /** Where terminal output goes and whether it is a terminal. */
@@ -51,17 +51,7 @@ export function progressListener(output: TerminalOutput, label: string): RunList
   };
 }
 
-const statusOrder: readonly RequirementStatus[] = [
-  'pass',
-  'fail',
-  'error',
-  'skipped',
-  'not-applicable',
-  'known',
-  'stale',
-  'not-checked',
-  'not-run',
-];
+const statusOrder = requirementStatuses;
 
 /** The table printed at the end of a run: requirements by level and status, what blocked, the verdict. */
 export function renderSummary(certificate: Certificate): string {

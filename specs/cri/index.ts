@@ -225,30 +225,8 @@ export type {
   ImageServiceServer,
   RuntimeServiceServer,
 } from '../../proto/gen/cri/runtime/v1/api.js';
-export {
-  serve,
-  bindService,
-  callUnary,
-  createClient,
-  waitForConnection,
-  socketPathOf,
-  grpcStatusCodes,
-  grpcStatusName,
-  GrpcStatusError,
-  EndpointError,
-  EndpointUnreachableError,
-  SocketInUseError,
-} from '../grpc/index.js';
-export type {
-  ServeOptions,
-  RunningServer,
-  ServiceBinding,
-  AsyncServiceImplementation,
-  UnaryCallContext,
-  UnaryCallOptions,
-  GrpcStatusName,
-  GrpcStatusErrorOptions,
-} from '../grpc/index.js';
+// Serving, calling and status errors are the same for every gRPC contract.
+export * from '../grpc/index.js';
 
 /** The cri-api release whose api.proto kubeplug's contract restates. */
 export const criApiVersion = 'v0.36.3';

@@ -167,30 +167,8 @@ export type {
   NodeServer,
   SnapshotMetadataServer,
 } from '../../proto/gen/csi/v1/csi.js';
-export {
-  serve,
-  bindService,
-  callUnary,
-  createClient,
-  waitForConnection,
-  socketPathOf,
-  grpcStatusCodes,
-  grpcStatusName,
-  GrpcStatusError,
-  EndpointError,
-  EndpointUnreachableError,
-  SocketInUseError,
-} from '../grpc/index.js';
-export type {
-  ServeOptions,
-  RunningServer,
-  ServiceBinding,
-  AsyncServiceImplementation,
-  UnaryCallContext,
-  UnaryCallOptions,
-  GrpcStatusName,
-  GrpcStatusErrorOptions,
-} from '../grpc/index.js';
+// Serving, calling and status errors are the same for every gRPC contract.
+export * from '../grpc/index.js';
 export { checkPluginName, maxPluginNameLength, type PluginNameProblem, type PluginNameRule } from './plugin-name.js';
 export {
   pluginCapabilityName,

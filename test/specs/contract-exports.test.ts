@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import protoLoader from '@grpc/proto-loader';
 import t from 'tap';
@@ -40,5 +41,22 @@ t.test('generated service paths agree with a dynamic load of the same contracts 
         .sort();
       t.same(generatedMethods, dynamicMethods, `${serviceName}: same methods, paths and streaming`);
     }
+  }
+});
+
+t.test('the package resolves its subpath exports by name, with type declarations', async (t) => {
+  for (const [specifier, names] of [
+    ['kubeplug/csi', ['IdentityService', 'IdentityClient', 'GetPluginInfoResponse', 'serve', 'checkPluginName']],
+    ['kubeplug/cri', ['RuntimeServiceService', 'RuntimeServiceClient', 'ImageServiceClient', 'serve', 'criApiVersion']],
+    ['kubeplug/cni', ['cniSpecVersion', 'cniSupportedVersions']],
+    ['kubeplug/conformance', ['Suite', 'runSuite', 'requirementResults', 'decideVerdict']],
+  ] as const) {
+    const module = (await import(specifier)) as Record<string, unknown>;
+    for (const name of names) t.ok(name in module, `${specifier} exports ${name}`);
+    const manifest = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as {
+      exports: Record<string, { types?: string }>;
+    };
+    const typesFile = manifest.exports[`./${specifier.split('/')[1]}`]?.types ?? '';
+    t.ok(fs.existsSync(path.join(packageRoot(), typesFile)), `${specifier} has type declarations at ${typesFile}`);
   }
 });
