@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import { certifyInterface, type CommonCertifyOptions } from '../certify-interface.js';
+import type { CommonCertifyOptions } from '../certify-interface.js';
 import type { TerminalOutput } from '../report/terminal-report.js';
 import { UsageError } from '../usage-error.js';
 
@@ -63,8 +63,13 @@ export function certifyCommand(io: CommandIo) {
               .option('connect-timeout', { type: 'number', default: 5, describe: 'Seconds to wait for the endpoint to accept a connection' })
               .option('call-timeout', { type: 'number', default: 10, describe: 'Deadline of one gRPC call, in seconds' }),
           handler: async (argv) => {
-            const [{ createCsiSuite, connectCsiSubject }, { csiSpecVersion, EndpointError, EndpointUnreachableError }] =
-              await Promise.all([import('../../conformance/csi/index.js'), import('../../specs/csi/index.js')]);
+            // Loaded here so `kubeplug --help` and `list` do not pay for gRPC.
+            const [{ certifyInterface }, { createCsiSuite, connectCsiSubject }, { csiSpecVersion, EndpointError, EndpointUnreachableError }] =
+              await Promise.all([
+                import('../certify-interface.js'),
+                import('../../conformance/csi/index.js'),
+                import('../../specs/csi/index.js'),
+              ]);
             const endpoint = argv.endpoint;
             const controllerEndpoint = argv['controller-endpoint'];
             const { exitCode } = await certifyInterface({

@@ -1,7 +1,6 @@
 import type { Argv } from 'yargs';
-import { coverageOf, type RequirementCoverage } from '../../conformance/framework/coverage.js';
-import { interfaceNames, loadRegistry, type InterfaceName } from '../../specs/registry/index.js';
-import { declaredCasesOf } from '../suites.js';
+import type { RequirementCoverage } from '../../conformance/framework/coverage.js';
+import { interfaceNames, type InterfaceName } from '../../specs/registry/requirement.js';
 import type { CommandIo } from './certify.js';
 
 /** `kubeplug list [interface] [--json]`: the requirements with their level and coverage. */
@@ -14,6 +13,11 @@ export function listCommand(io: CommandIo) {
         .positional('interface', { choices: interfaceNames, describe: 'cri, cni, csi or kubelet' })
         .option('json', { type: 'boolean', default: false, describe: 'Print JSON instead of a table' }),
     handler: async (argv: { interface?: InterfaceName | undefined; json: boolean }) => {
+      const [{ coverageOf }, { loadRegistry }, { declaredCasesOf }] = await Promise.all([
+        import('../../conformance/framework/coverage.js'),
+        import('../../specs/registry/registry.js'),
+        import('../suites.js'),
+      ]);
       const registry = loadRegistry();
       const chosen = argv.interface === undefined ? interfaceNames : [argv.interface];
       const listing: { iface: InterfaceName; coverage: RequirementCoverage[] }[] = [];
