@@ -71,7 +71,10 @@ async function runCase<S extends Subject>(
     timer = setTimeout(() => resolve('deadline'), timeoutMs);
   });
   try {
-    const ended = await Promise.race([testCase.run(ctx).then(() => 'done' as const), deadline]);
+    const running = testCase.run(ctx).then(() => 'done' as const);
+    // A case that rejects after its deadline has already been judged; its late error must not crash the run.
+    running.catch(() => {});
+    const ended = await Promise.race([running, deadline]);
     if (ended === 'deadline') {
       controller.abort();
       outcome = 'fail';

@@ -257,3 +257,18 @@ t.test('a passing case that records no check of an ID does not pass that require
   t.equal(status?.status, 'not-checked');
   t.match(status?.reason, /no check of it was recorded by: checks nothing/);
 });
+
+t.test('a case that throws after its deadline does not crash the run', async (t) => {
+  const suite = new Suite<Subject>('x');
+  suite.declare({
+    ids: ['CSI-T-001'],
+    title: 'throws once aborted',
+    timeoutMs: 30,
+    run: (ctx: Ctx) =>
+      new Promise((_, reject) => ctx.signal.addEventListener('abort', () => setTimeout(() => reject(new Error('late')), 5))),
+  });
+  suite.declare({ ids: ['CSI-T-002'], title: 'runs after it', run: passes });
+  const results = await run(suite);
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  t.same(results.map((r) => r.outcome), ['fail', 'pass']);
+});
