@@ -3,6 +3,8 @@ export {
   requirementLevels,
   interfaceNames,
   idPrefixes,
+  bindingParties,
+  type BindingParty,
   requirementIdPattern,
   type RequirementLevel,
   type InterfaceName,

@@ -1,7 +1,9 @@
 import {
+  bindingParties,
   idPrefixes,
   requirementIdPattern,
   requirementLevels,
+  type BindingParty,
   type InterfaceName,
   type Requirement,
   type RequirementLevel,
@@ -21,7 +23,7 @@ export class SpecFormatError extends Error {
 
 /** A requirement heading: `### CSI-IDENT-001 (MUST) Title sentence`. */
 const requirementHeading = /^### (\S+) \((\S+)\) (.+)$/;
-const bulletField = /^- (Source|Not checked): (.+)$/;
+const bulletField = /^- (Source|Not checked|Binds): (.+)$/;
 
 /**
  * Reads one SPEC.md into requirements. Every `###` heading whose first word
@@ -100,6 +102,10 @@ function buildRequirement(
   if (rule === '') throw new SpecFormatError(file, line, `${id}: the rule text is missing`);
   if (source === undefined) throw new SpecFormatError(file, line, `${id}: the "- Source:" line is missing`);
   const notChecked = fields.get('Not checked');
+  const binds = fields.get('Binds') ?? 'plugin';
+  if (!isBindingParty(binds)) {
+    throw new SpecFormatError(file, line, `${id}: "- Binds: ${binds}" must name one of ${bindingParties.join(', ')}`);
+  }
   return {
     id,
     iface,
@@ -107,10 +113,15 @@ function buildRequirement(
     title: title.trim(),
     rule,
     source,
+    binds,
     section,
     ...(notChecked === undefined ? {} : { notChecked }),
     location: { file, line },
   };
+}
+
+function isBindingParty(value: string): value is BindingParty {
+  return (bindingParties as readonly string[]).includes(value);
 }
 
 function isLevel(value: string): value is RequirementLevel {

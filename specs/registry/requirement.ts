@@ -20,6 +20,15 @@ export const idPrefixes: Readonly<Record<InterfaceName, string>> = {
  */
 export const requirementIdPattern = /^(?:CRI|CNI|CSI|KUBELET|KUBE)-[A-Z][A-Z0-9]*(?:-[A-Z][A-Z0-9]*)*-\d{3}$/;
 
+/**
+ * Who a rule binds. `plugin` rules (the default) are what `kubeplug certify`
+ * judges; `runtime` rules bind the caller (a container runtime, a CO, the
+ * kubelet) and are checked by kubeplug's own tests of its invoker and
+ * kubelet; `network` rules bind a cluster's network as a whole.
+ */
+export const bindingParties = ['plugin', 'runtime', 'network'] as const;
+export type BindingParty = (typeof bindingParties)[number];
+
 /** One normative rule, as written in a SPEC.md. */
 export interface Requirement {
   readonly id: string;
@@ -31,6 +40,8 @@ export interface Requirement {
   readonly rule: string;
   /** Where upstream states it: repository, version, path, section. */
   readonly source: string;
+  /** Who the rule binds (`- Binds:` line; plugin when absent). */
+  readonly binds: BindingParty;
   /** The `##` section the requirement sits in. */
   readonly section: string;
   /** Why no case can check it, when that is so. */

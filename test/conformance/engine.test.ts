@@ -29,6 +29,7 @@ function requirement(id: string, level: Requirement['level'] = 'MUST', notChecke
     title: `rule ${id}`,
     rule: 'text',
     source: 'src',
+    binds: 'plugin',
     section: 's',
     ...(notChecked === undefined ? {} : { notChecked }),
     location: { file: 'f', line: 1 },

@@ -75,6 +75,12 @@ t.test('the parser reads a well-formed requirement', async (t) => {
   t.equal(requirement?.location.line, 3);
 });
 
+t.test('the parser reads who a rule binds, plugin by default', async (t) => {
+  t.equal(parseSpec('csi', 'SPEC.md', wellFormed)[0]?.binds, 'plugin');
+  t.equal(parseSpec('csi', 'SPEC.md', `${wellFormed}- Binds: runtime\n`)[0]?.binds, 'runtime');
+  t.throws(() => parseSpec('csi', 'SPEC.md', `${wellFormed}- Binds: kernel\n`), /must name one of plugin, runtime, network/);
+});
+
 t.test('the parser reads a not-checked reason', async (t) => {
   const [requirement] = parseSpec('csi', 'SPEC.md', `${wellFormed}- Not checked: cannot be seen from outside\n`);
   t.equal(requirement?.notChecked, 'cannot be seen from outside');
