@@ -14,8 +14,11 @@ export async function declaredCasesOf(iface: InterfaceName): Promise<DeclaredCas
       const { createCsiSuite } = await import('../conformance/csi/index.js');
       return createCsiSuite().cases;
     }
+    case 'cni': {
+      const { createCniSuite } = await import('../conformance/cni/index.js');
+      return createCniSuite().cases;
+    }
     case 'cri':
-    case 'cni':
     case 'kubelet':
       return [];
   }

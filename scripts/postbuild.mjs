@@ -26,6 +26,17 @@ for (const [type, entry] of Object.entries(plugins)) {
   fs.chmodSync(target, 0o755);
   fs.symlinkSync(path.relative(cniBin, target), link);
 }
+// Each broken CNI fixture is one name for the same executable, which reads its defect from that name.
+const fixtureEntry = path.join(dist, 'conformance/fixtures/cni/broken-plugin.js');
+const defectsModule = path.join(dist, 'conformance/fixtures/cni/cni-defects.js');
+if (fs.existsSync(fixtureEntry) && fs.existsSync(defectsModule)) {
+  const fixtureBin = path.join(dist, 'cni-fixtures');
+  fs.rmSync(fixtureBin, { recursive: true, force: true });
+  fs.mkdirSync(fixtureBin, { recursive: true });
+  fs.chmodSync(fixtureEntry, 0o755);
+  const { cniDefects } = await import(defectsModule);
+  for (const defect of cniDefects) fs.symlinkSync(path.relative(fixtureBin, fixtureEntry), path.join(fixtureBin, defect.name));
+}
 for (const entry of ['runner/cli.js', 'conformance/fixtures/csi-identity/serve-fixture.js']) {
   const file = path.join(dist, entry);
   if (fs.existsSync(file)) fs.chmodSync(file, 0o755);

@@ -13,7 +13,6 @@ export interface CommandIo {
 /** Which issue brings each suite not built yet. */
 const notBuiltYet = {
   cri: 'the CRI suite and process runtime arrive with issue 5',
-  cni: 'the CNI suite and reference plugins arrive with issue 3',
   kubelet: 'the kubelet suite and reference kubelet arrive with issue 6',
   all: 'certify all needs every suite and reference plugin (issue 7); today only `certify csi` runs',
 } as const;
@@ -100,7 +99,50 @@ export function certifyCommand(io: CommandIo) {
           },
         })
         .command(notBuilt('cri', 'Certify a CRI runtime (not built yet)', io))
-        .command(notBuilt('cni', 'Certify CNI plugin binaries (not built yet)', io))
+        .command({
+          command: 'cni',
+          describe: 'Certify CNI plugin executables with a network configuration (needs root: real namespaces)',
+          builder: (sub: Argv) =>
+            commonOptions(sub)
+              .option('cni-path', { type: 'string', array: true, demandOption: true, describe: 'Folder(s) holding the plugin executables (repeatable, or colon-separated)' })
+              .option('conf', { type: 'string', demandOption: true, describe: 'Network configuration: a .conflist or a single-plugin .conf file' })
+              .option('cni-version', { type: 'string', describe: 'Certify at this spec version instead of the configuration\'s' })
+              .option('invocation-timeout', { type: 'number', default: 30, describe: 'Deadline of one plugin invocation, in seconds' }),
+          handler: async (argv) => {
+            const [{ certifyInterface }, { createCniSuite, connectCniSubject, CniSubjectError }, { cniSpecVersion }] = await Promise.all([
+              import('../certify-interface.js'),
+              import('../../conformance/cni/index.js'),
+              import('../../specs/cni/index.js'),
+            ]);
+            if (process.getuid?.() !== 0) {
+              throw new UsageError('certify cni needs root: every case runs the plugins in network namespaces it creates');
+            }
+            const cniPath = argv['cni-path'].flatMap((entry) => entry.split(':')).filter((dir) => dir !== '');
+            const cniVersion = argv['cni-version'];
+            const { exitCode } = await certifyInterface({
+              iface: 'cni',
+              specVersion: cniSpecVersion,
+              suite: createCniSuite(),
+              connect: async () => {
+                try {
+                  return await connectCniSubject({
+                    cniPath,
+                    confFile: argv.conf,
+                    ...(cniVersion === undefined ? {} : { cniVersion }),
+                    invocationTimeoutMs: argv['invocation-timeout'] * 1000,
+                  });
+                } catch (error) {
+                  if (error instanceof CniSubjectError) throw new UsageError(error.message);
+                  throw error;
+                }
+              },
+              flags: commonFlags(argv),
+              progress: io.progress,
+              out: io.out,
+            });
+            io.setExitCode(exitCode);
+          },
+        })
         .command(notBuilt('kubelet', 'Certify a kubelet (not built yet)', io))
         .command(notBuilt('all', 'Certify a whole node of reference plugins (not built yet)', io))
         .demandCommand(1, 'name an interface: csi, cri, cni, kubelet or all'),
