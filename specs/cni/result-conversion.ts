@@ -17,10 +17,12 @@ export function familyOf(address: string): '4' | '6' {
 /**
  * Converts a result to another spec version the way libcni does
  * (containernetworking/cni v1.3.0, pkg/types/{020,040,100} convert.go):
- * 1.x ↔ 0.3/0.4 differ only by each address's `version`; going down to
- * 0.1/0.2 keeps the first address of each family with its gateway, sorts
- * routes by family and drops interfaces; going up from 0.1/0.2 turns ip4/ip6
- * into `ips` and collects their routes. Nothing representable is lost.
+ * 1.x ↔ 0.3/0.4 differ by each address's `version` and by the interface
+ * fields 1.1.0 added (0.3/0.4 keep name, mac, sandbox); going down to 0.1/0.2
+ * keeps the first address of each family with its gateway, sorts routes by
+ * family keeping dst and gw, and drops interfaces; going up from 0.1/0.2 turns
+ * ip4/ip6 into `ips` and collects their routes. Nothing the target can
+ * represent is lost.
  */
 export function convertResult(result: AnyResult, toVersion: string): AnyResult {
   if (!isCniVersion(toVersion)) {
@@ -49,8 +51,16 @@ export function toResult100(result: AnyResult): Result100 {
 }
 
 function to040(source: Result100, cniVersion: string): Result040 {
-  const { ips, ...rest } = source;
+  const { ips, interfaces, ...rest } = source;
   const converted: Result040 = { ...rest, cniVersion };
+  // 0.3/0.4 interfaces know only name, mac and sandbox (libcni pkg/types/040).
+  if (interfaces !== undefined) {
+    converted.interfaces = interfaces.map(({ name, mac, sandbox }) => ({
+      name,
+      ...(mac === undefined ? {} : { mac }),
+      ...(sandbox === undefined ? {} : { sandbox }),
+    }));
+  }
   if (ips !== undefined) {
     converted.ips = ips.map((ip): IpConfig040 => ({ ...ip, version: familyOf(ip.address) }));
   }
@@ -62,7 +72,10 @@ function to020(source: Result100, cniVersion: string): Result020 {
   for (const family of ['4', '6'] as const) {
     const ip = source.ips?.find((candidate) => familyOf(candidate.address) === family);
     if (ip === undefined) continue;
-    const routes = (source.routes ?? []).filter((route) => familyOf(route.dst) === family);
+    // 0.1/0.2 routes know only dst and gw (libcni pkg/types/020).
+    const routes = (source.routes ?? [])
+      .filter((route) => familyOf(route.dst) === family)
+      .map(({ dst, gw }) => ({ dst, ...(gw === undefined ? {} : { gw }) }));
     const part: Ip020 = { ip: ip.address };
     if (ip.gateway !== undefined) part.gateway = ip.gateway;
     if (routes.length > 0) part.routes = routes;

@@ -52,3 +52,13 @@ t.test('a result without addresses cannot become 0.2.0', async (t) => {
 t.test('an unknown target version is INCOMPATIBLE_VERSION', async (t) => {
   t.throws(() => convertResult(dualStack, '2.0.0'), { name: 'CniError', code: 1 });
 });
+
+t.test('down to 0.4.0, interfaces keep only name, mac and sandbox', async (t) => {
+  const rich: Result100 = { cniVersion: '1.1.0', interfaces: [{ name: 'eth0', mac: 'aa:bb:cc:dd:ee:ff', mtu: 1400, sandbox: '/x', pciID: '0000:00:01.0' }], ips: [{ address: '10.0.0.2/24' }] };
+  t.same((convertResult(rich, '0.4.0') as Result040).interfaces, [{ name: 'eth0', mac: 'aa:bb:cc:dd:ee:ff', sandbox: '/x' }]);
+});
+
+t.test('down to 0.2.0, routes keep only dst and gw', async (t) => {
+  const rich: Result100 = { cniVersion: '1.1.0', ips: [{ address: '10.0.0.2/24' }], routes: [{ dst: '0.0.0.0/0', gw: '10.0.0.1', mtu: 1400, table: 5 }] };
+  t.same((convertResult(rich, '0.2.0') as Result020).ip4?.routes, [{ dst: '0.0.0.0/0', gw: '10.0.0.1' }]);
+});
