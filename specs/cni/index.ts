@@ -57,6 +57,7 @@ export {
   buildConfig,
   effectiveVersion,
   loadNetworkConfig,
+  validateRuntimeConf,
   type CniInvokerOptions,
   type RuntimeConf,
   type InvocationRecord,

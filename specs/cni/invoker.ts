@@ -6,6 +6,7 @@ import { deleteCache, listCache, readCache, writeCache } from './result-cache.js
 import { convertResult } from './result-conversion.js';
 import type { AnyResult, Attachment, JsonObject, NetConfList, VersionResult } from './types.js';
 import { atLeast, compareVersions, isCniVersion, type CniVerb } from './versions.js';
+import { containerIdPattern, interfaceNameProblem } from './validate.js';
 
 /** One attachment's runtime parameters (libcni's RuntimeConf). */
 export interface RuntimeConf {
@@ -48,6 +49,10 @@ export interface InvocationRecord {
 export class CniInvoker {
   readonly options: CniInvokerOptions;
   readonly #listeners: ((record: InvocationRecord) => void)[] = [];
+  /** The operation in flight per attachment: one container's operations never overlap (CNI-RT-003). */
+  readonly #inFlight = new Map<string, Promise<unknown>>();
+  /** GC in flight: it runs alone (CNI-RT-004). */
+  #gc: Promise<unknown> | undefined;
 
   constructor(options: CniInvokerOptions) {
     this.options = options;
@@ -82,7 +87,11 @@ export class CniInvoker {
   }
 
   /** ADD through every plugin of the list in order, each seeing the previous result; caches the last. */
-  async addNetworkList(list: NetConfList, rt: RuntimeConf): Promise<AnyResult> {
+  addNetworkList(list: NetConfList, rt: RuntimeConf): Promise<AnyResult> {
+    return this.#serialized(list, rt, () => this.#add(list, rt));
+  }
+
+  async #add(list: NetConfList, rt: RuntimeConf): Promise<AnyResult> {
     const version = effectiveVersion(list);
     let prevResult: unknown;
     for (const plugin of list.plugins) {
@@ -105,7 +114,11 @@ export class CniInvoker {
   }
 
   /** CHECK through every plugin in order with the cached result as prevResult (0.4.0+, unless disableCheck). */
-  async checkNetworkList(list: NetConfList, rt: RuntimeConf): Promise<void> {
+  checkNetworkList(list: NetConfList, rt: RuntimeConf): Promise<void> {
+    return this.#serialized(list, rt, () => this.#check(list, rt));
+  }
+
+  async #check(list: NetConfList, rt: RuntimeConf): Promise<void> {
     const version = effectiveVersion(list);
     if (!atLeast(version, '0.4.0')) {
       throw new CniError({ code: 'INCOMPATIBLE_VERSION', msg: `configuration version "${version}" does not support the CHECK command` });
@@ -122,7 +135,11 @@ export class CniInvoker {
   }
 
   /** DEL through the plugins in reverse order, with the cached result (0.4.0+), then drops the cache entry. */
-  async delNetworkList(list: NetConfList, rt: RuntimeConf): Promise<void> {
+  delNetworkList(list: NetConfList, rt: RuntimeConf): Promise<void> {
+    return this.#serialized(list, rt, () => this.#del(list, rt));
+  }
+
+  async #del(list: NetConfList, rt: RuntimeConf): Promise<void> {
     const version = effectiveVersion(list);
     const cached = await readCache(this.options.cacheDir, list.name, rt.containerId, rt.ifName);
     const prevResult =
@@ -138,13 +155,24 @@ export class CniInvoker {
    * GC each plugin with `cni.dev/valid-attachments`, as libcni does.
    */
   async gcNetworkList(list: NetConfList, validAttachments: readonly Attachment[]): Promise<void> {
+    while (this.#gc !== undefined) await this.#gc.catch(() => {});
+    const running = Promise.allSettled([...this.#inFlight.values()]).then(() => this.#collect(list, validAttachments));
+    this.#gc = running;
+    try {
+      await running;
+    } finally {
+      this.#gc = undefined;
+    }
+  }
+
+  async #collect(list: NetConfList, validAttachments: readonly Attachment[]): Promise<void> {
     const version = effectiveVersion(list);
     const valid = new Set(validAttachments.map((a) => `${a.containerID}\u0000${a.ifname}`));
     const errors: CniError[] = [];
     for (const cached of await listCache(this.options.cacheDir, list.name)) {
       if (valid.has(`${cached.containerId}\u0000${cached.ifName}`)) continue;
       try {
-        await this.delNetworkList(list, {
+        await this.#del(list, {
           containerId: cached.containerId,
           ifName: cached.ifName,
           netns: cached.netns ?? '',
@@ -174,6 +202,25 @@ export class CniInvoker {
     if (!atLeast(version, '1.1.0')) return;
     for (const plugin of list.plugins) {
       await this.#invoke(String(plugin['type']), { verb: 'STATUS', cniPath: this.options.cniPath }, buildConfig(list, version, plugin, undefined, undefined));
+    }
+  }
+
+  /**
+   * Runs one attachment's operation after any earlier one on the same
+   * attachment and after a running GC; parameters are validated first so a
+   * malformed one never reaches a plugin.
+   */
+  async #serialized<T>(list: NetConfList, rt: RuntimeConf, operation: () => Promise<T>): Promise<T> {
+    validateRuntimeConf(rt);
+    const key = `${list.name}\u0000${rt.containerId}\u0000${rt.ifName}`;
+    const previous = this.#inFlight.get(key) ?? Promise.resolve();
+    const gc = this.#gc ?? Promise.resolve();
+    const next = Promise.allSettled([previous, gc]).then(operation);
+    this.#inFlight.set(key, next);
+    try {
+      return await next;
+    } finally {
+      if (this.#inFlight.get(key) === next) this.#inFlight.delete(key);
     }
   }
 
@@ -214,6 +261,27 @@ export class CniInvoker {
   }
 }
 
+/**
+ * Refuses attachment parameters the spec does not allow before any plugin
+ * runs: container ID and interface name shapes, CNI_ARGS pairs.
+ *
+ * @see CNI-PROTO-006 CNI-PROTO-010 CNI-PROTO-012
+ */
+export function validateRuntimeConf(rt: RuntimeConf): void {
+  if (!containerIdPattern.test(rt.containerId)) {
+    throw new CniError({ code: 'INVALID_ENVIRONMENT', msg: `container ID "${rt.containerId}" must start with [a-zA-Z0-9] and hold only [a-zA-Z0-9_.-]` });
+  }
+  const problem = interfaceNameProblem(rt.ifName);
+  if (rt.ifName === '' || problem !== undefined) {
+    throw new CniError({ code: 'INVALID_ENVIRONMENT', msg: `interface name "${rt.ifName}" is not valid`, ...(problem === undefined ? {} : { details: problem }) });
+  }
+  for (const [key, value] of rt.args ?? []) {
+    if (key === '' || /[;=]/.test(key) || value.includes(';')) {
+      throw new CniError({ code: 'INVALID_ENVIRONMENT', msg: `CNI_ARGS pair "${key}=${value}" cannot be encoded` });
+    }
+  }
+}
+
 /** The version a list runs at: the highest of `cniVersions` kubeplug knows, else `cniVersion` (SPEC.md 1.1.0). */
 export function effectiveVersion(list: NetConfList): string {
   const known = (list.cniVersions ?? []).filter(isCniVersion).sort(compareVersions);
@@ -225,9 +293,9 @@ export function effectiveVersion(list: NetConfList): string {
 }
 
 /**
- * One plugin's stdin as libcni builds it: the plugin's own object plus the
- * list's name and version, runtimeConfig for the capabilities it declares,
- * and prevResult.
+ * One plugin's stdin: the plugin's own object plus the list's name and
+ * version, runtimeConfig for the capabilities it declares (the declaration
+ * itself is left out, as the spec says and libcni does not), and prevResult.
  */
 export function buildConfig(
   list: NetConfList,
@@ -236,8 +304,9 @@ export function buildConfig(
   rt: RuntimeConf | undefined,
   prevResult: unknown,
 ): JsonObject {
-  const conf: JsonObject = { ...plugin, name: list.name, cniVersion: version };
-  const declared = plugin['capabilities'];
+  // The request carries the values (runtimeConfig), never the declaration (CNI-CONF-023).
+  const { capabilities: declared, ...rest } = plugin;
+  const conf: JsonObject = { ...rest, name: list.name, cniVersion: version };
   if (rt?.capabilityArgs !== undefined && declared !== null && typeof declared === 'object') {
     const runtimeConfig: JsonObject = {};
     for (const [capability, enabled] of Object.entries(declared as Record<string, unknown>)) {
@@ -249,11 +318,41 @@ export function buildConfig(
   return conf;
 }
 
-/** Reads a `.conflist` file, or wraps a single-plugin `.conf` file into a list as libcni does. */
+/**
+ * Reads a `.conflist` file, or wraps a single-plugin `.conf` file into a list
+ * as libcni does. Unless `loadOnlyInlinedPlugins` is true, plugin objects in
+ * `<folder of the file>/<network name>/*.conf` are appended after the inlined
+ * ones, in file-name order; an invalid one fails the whole load.
+ *
+ * @see CNI-CONF-011 CNI-CONF-012 CNI-CONF-015 CNI-CONF-016
+ */
 export async function loadNetworkConfig(file: string): Promise<NetConfList> {
   const { decodeJsonObject, validateNetConf, validateNetConfList } = await import('./validate.js');
   const object = decodeJsonObject(await fs.readFile(file, 'utf8'), `network configuration ${file}`);
-  if (Array.isArray(object['plugins'])) return validateNetConfList(object);
-  const conf = validateNetConf(object);
-  return { cniVersion: conf.cniVersion, name: conf.name, plugins: [object] };
+  if (!Array.isArray(object['plugins'])) {
+    if (object['loadOnlyInlinedPlugins'] === true) {
+      throw new CniError({ code: 'INVALID_NETWORK_CONFIG', msg: `invalid network configuration ${file}: "loadOnlyInlinedPlugins" needs a "plugins" list` });
+    }
+    const conf = validateNetConf(object);
+    return { cniVersion: conf.cniVersion, name: conf.name, plugins: [object] };
+  }
+  const list = validateNetConfList(object);
+  if (list.loadOnlyInlinedPlugins === true) return list;
+  const folder = path.join(path.dirname(file), list.name);
+  let names: string[];
+  try {
+    names = (await fs.readdir(folder)).filter((name) => name.endsWith('.conf')).sort();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return list;
+    throw error;
+  }
+  const gathered: JsonObject[] = [];
+  for (const name of names) {
+    const plugin = decodeJsonObject(await fs.readFile(path.join(folder, name), 'utf8'), `plugin configuration ${path.join(folder, name)}`);
+    if (typeof plugin['type'] !== 'string' || plugin['type'] === '') {
+      throw new CniError({ code: 'INVALID_NETWORK_CONFIG', msg: `invalid plugin configuration ${path.join(folder, name)}: field "type" is required` });
+    }
+    gathered.push(plugin);
+  }
+  return { ...list, plugins: [...list.plugins, ...gathered] };
 }

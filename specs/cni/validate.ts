@@ -59,7 +59,8 @@ export function validateNetConf(object: JsonObject): NetConf {
   const ipam = object['ipam'];
   if (ipam !== undefined) {
     if (ipam === null || typeof ipam !== 'object' || Array.isArray(ipam)) throw invalid('ipam', 'must be an object');
-    requireString(ipam as JsonObject, 'type', 'ipam.type');
+    const ipamType = requireString(ipam as JsonObject, 'type', 'ipam.type');
+    if (ipamType.includes('/') || ipamType === '.' || ipamType === '..') throw invalid('ipam.type', 'must be a bare file name');
   }
   for (const field of ['runtimeConfig', 'args', 'capabilities', 'dns', 'prevResult'] as const) {
     const value = object[field];
