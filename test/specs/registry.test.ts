@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import t from 'tap';
 import { coverageOf } from '../../conformance/framework/coverage.js';
 import { createCsiSuite } from '../../conformance/csi/index.js';
@@ -5,6 +7,7 @@ import { createCniSuite } from '../../conformance/cni/index.js';
 import {
   interfaceNames,
   loadRegistry,
+  packageRoot,
   parseSpec,
   requirementIdPattern,
   RequirementRegistry,
@@ -103,4 +106,20 @@ t.test('the registry refuses an ID declared twice', async (t) => {
   const requirements = parseSpec('csi', 'a.md', wellFormed);
   t.throws(() => new RequirementRegistry([...requirements, ...requirements]), SpecFormatError);
   t.throws(() => new RequirementRegistry([...requirements, ...requirements]), /CSI-X-001 is declared twice/);
+});
+
+t.test("every MUST binding runtimes is checked by a named test of kubeplug's own invoker or harness", async (t) => {
+  const testFiles: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.name.endsWith('.test.ts')) testFiles.push(fs.readFileSync(full, 'utf8'));
+    }
+  };
+  walk(path.join(packageRoot(), 'test'));
+  const testTitles = testFiles.flatMap((text) => [...text.matchAll(/t\.test\((['"`])(.*?)\1/g)].map((m) => m[2] ?? ''));
+  const runtimeMusts = registry.list().filter((r) => r.binds === 'runtime' && r.level === 'MUST' && r.notChecked === undefined);
+  const unnamed = runtimeMusts.filter((r) => !testTitles.some((title) => title.includes(r.id))).map((r) => r.id);
+  t.same(unnamed, [], 'runtime MUSTs no test names in its title');
 });
