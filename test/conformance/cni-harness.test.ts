@@ -15,7 +15,7 @@ import { tempDir } from '../helpers/temp-dir.js';
 const recorder = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'recording-plugin.mjs');
 const isRoot = process.getuid?.() === 0;
 
-t.test('the harness creates the namespace first, runs plugins inside the node namespace, DELs even a failed ADD and removes the namespaces, naming the pod's namespace in CNI_NETNS (CNI-PROTO-008 CNI-RT-001 CNI-RT-002 CNI-RT-005 CNI-RT-006 CNI-RT-010)', { skip: isRoot ? false : 'needs root for network namespaces' }, async (t) => {
+t.test('the harness creates the namespace first, runs plugins inside the node namespace, DELs even a failed ADD and removes the namespaces, naming the pod namespace in CNI_NETNS (CNI-PROTO-008 CNI-RT-001 CNI-RT-002 CNI-RT-005 CNI-RT-006 CNI-RT-010)', { skip: isRoot ? false : 'needs root for network namespaces' }, async (t) => {
   const dir = tempDir(t);
   const bin = path.join(dir, 'bin');
   fs.mkdirSync(bin);

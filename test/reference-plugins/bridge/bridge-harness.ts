@@ -138,13 +138,17 @@ export interface CallOptions {
  */
 export async function callPlugin(node: TestNode, options: CallOptions): Promise<{ result: unknown; run: PluginRun }> {
   const plugin = options.plugin ?? String(options.conf['type']);
+  // Attachment verbs carry an attachment (ctr1/eth0 unless given); GC, STATUS and VERSION none.
+  const perAttachment = options.verb === 'ADD' || options.verb === 'DEL' || options.verb === 'CHECK';
+  const containerId = options.containerId ?? (perAttachment ? 'ctr1' : undefined);
+  const ifName = options.ifName ?? (perAttachment ? 'eth0' : undefined);
   return execPlugin(
     path.join(node.binDir, plugin),
     {
       verb: options.verb,
-      containerId: options.containerId ?? 'ctr1',
+      ...(containerId === undefined ? {} : { containerId }),
       ...(options.netns === undefined ? {} : { netns: options.netns }),
-      ifName: options.ifName ?? 'eth0',
+      ...(ifName === undefined ? {} : { ifName }),
       ...(options.args === undefined ? {} : { args: options.args }),
       cniPath: [node.binDir],
     },
