@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+// CNI ADD and DEL latency of kubeplug-bridge + kubeplug-host-local against
+// Debian's upstream bridge + host-local, measured in the same run, in network
+// namespaces this benchmark creates and removes. Needs root and a build.
+// Prints medians, p99s, concurrent-ADD wall times and ratios ours/upstream.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { CniInvoker } = await import(path.join(root, 'dist/specs/cni/index.js'));
+const { createNetworkNamespace, uniqueNetnsName } = await import(path.join(root, 'dist/conformance/cni/network-namespaces.js'));
+
+const sequentialRuns = Number(process.env.BENCH_RUNS ?? 30);
+if (process.getuid?.() !== 0) {
+  console.error('the CNI benchmark needs root (network namespaces)');
+  process.exit(2);
+}
+
+const subjects = [
+  { label: 'upstream bridge+host-local', cniPath: ['/usr/lib/cni'], main: 'bridge', ipam: 'host-local' },
+  { label: 'kubeplug-bridge+kubeplug-host-local', cniPath: [path.join(root, 'dist/cni-bin')], main: 'kubeplug-bridge', ipam: 'kubeplug-host-local' },
+];
+
+const quantile = (values, q) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+};
+
+async function measure(subject) {
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'kp-bench-'));
+  const namespaces = [];
+  const made = async (role) => {
+    const ns = await createNetworkNamespace(uniqueNetnsName(role));
+    namespaces.push(ns);
+    return ns;
+  };
+  try {
+    const node = await made('bnode');
+    const invoker = new CniInvoker({ cniPath: subject.cniPath, cacheDir: path.join(scratch, 'cache'), exec: { wrapper: ['nsenter', `--net=${node.path}`] } });
+    const list = {
+      cniVersion: '1.0.0',
+      name: 'kp-bench',
+      plugins: [{ type: subject.main, bridge: 'kpbench0', isGateway: true, ipam: { type: subject.ipam, dataDir: path.join(scratch, 'ipam'), ranges: [[{ subnet: '10.77.0.0/16' }]] } }],
+    };
+    const pods = [];
+    for (let i = 0; i < 100; i += 1) pods.push(await made('bpod'));
+    const rt = (i) => ({ containerId: `bench-${i}`, netns: pods[i].path, ifName: 'eth0' });
+    // One warm-up so the bridge exists, as on a node that already runs pods.
+    await invoker.addNetworkList(list, rt(99));
+    await invoker.delNetworkList(list, rt(99));
+    const add = [];
+    const del = [];
+    for (let i = 0; i < sequentialRuns; i += 1) {
+      let started = performance.now();
+      await invoker.addNetworkList(list, rt(i % 99));
+      add.push(performance.now() - started);
+      started = performance.now();
+      await invoker.delNetworkList(list, rt(i % 99));
+      del.push(performance.now() - started);
+    }
+    const concurrent = {};
+    for (const n of [10, 100]) {
+      const started = performance.now();
+      await Promise.all(Array.from({ length: n }, (_, i) => invoker.addNetworkList(list, rt(i))));
+      concurrent[n] = performance.now() - started;
+      await Promise.all(Array.from({ length: n }, (_, i) => invoker.delNetworkList(list, rt(i))));
+    }
+    return { add, del, concurrent };
+  } finally {
+    for (const ns of namespaces.reverse()) await ns.remove().catch(() => {});
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
+console.log(`node ${process.version}, ${os.cpus().length} cores (${cpu}), kernel ${os.release()}, ${sequentialRuns} sequential runs, NODE_EXTRA_CA_CERTS ${process.env.NODE_EXTRA_CA_CERTS ? 'set (adds ~36 ms to every Node start)' : 'unset'}`);
+const results = [];
+for (const subject of subjects) {
+  if (!fs.existsSync(path.join(subject.cniPath[0], subject.main))) {
+    console.log(`${subject.label}: not found, skipped`);
+    continue;
+  }
+  const r = await measure(subject);
+  results.push({ subject, r });
+  console.log(
+    `${subject.label.padEnd(38)} ADD median ${quantile(r.add, 0.5).toFixed(1)} ms p99 ${quantile(r.add, 0.99).toFixed(1)} ms | DEL median ${quantile(r.del, 0.5).toFixed(1)} ms p99 ${quantile(r.del, 0.99).toFixed(1)} ms | 10 concurrent ADDs ${r.concurrent[10].toFixed(0)} ms, 100 concurrent ADDs ${r.concurrent[100].toFixed(0)} ms`,
+  );
+}
+if (results.length === 2) {
+  const [upstream, ours] = results.map((x) => x.r);
+  const ratio = (a, b) => (a / b).toFixed(2);
+  console.log(
+    `ratio ours/upstream: ADD median ${ratio(quantile(ours.add, 0.5), quantile(upstream.add, 0.5))}x, DEL median ${ratio(quantile(ours.del, 0.5), quantile(upstream.del, 0.5))}x, ` +
+      `ADD p99 ${ratio(quantile(ours.add, 0.99), quantile(upstream.add, 0.99))}x, 10 concurrent ${ratio(ours.concurrent[10], upstream.concurrent[10])}x, 100 concurrent ${ratio(ours.concurrent[100], upstream.concurrent[100])}x (target: ADD and DEL medians at most 1.5x)`,
+  );
+}
+execFileSync('true');

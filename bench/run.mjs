@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+// `npm run bench [-- NAME…]`: runs the named benchmarks (all when none is named).
+// Each prints its environment and ratios against a peer measured in the same run.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const benchmarks = { 'cli-startup': 'cli-startup.mjs', cni: 'cni.mjs' };
+const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(benchmarks);
+let failed = false;
+for (const name of chosen) {
+  const file = benchmarks[name];
+  if (file === undefined) {
+    console.error(`unknown benchmark "${name}"; choose from ${Object.keys(benchmarks).join(', ')}`);
+    process.exit(2);
+  }
+  console.log(`\n== ${name}`);
+  const run = spawnSync(process.execPath, [path.join(here, file)], { stdio: 'inherit' });
+  failed ||= run.status !== 0;
+}
+process.exit(failed ? 1 : 0);
