@@ -30,7 +30,7 @@ export async function caseNamespace(ctx: Ctx, role: string): Promise<NetworkName
 
 /**
  * A copy of the subject's configuration for one case: its own network name
- * and, for a host-local-style IPAM without a dataDir, its own dataDir, so
+ * and, for a host-local-style IPAM, its own dataDir, so
  * cases never share state with each other or with the machine.
  */
 export function networkCopy(ctx: Ctx, overrides: { version?: string } = {}): NetConfList {
@@ -39,7 +39,8 @@ export function networkCopy(ctx: Ctx, overrides: { version?: string } = {}): Net
   const stateDir = path.join(ctx.subject.runDir, name);
   for (const plugin of list.plugins) {
     const ipam = plugin['ipam'] as JsonObject | undefined;
-    if (ipam !== undefined && typeof ipam['type'] === 'string' && ipam['type'].endsWith('host-local') && ipam['dataDir'] === undefined) {
+    // Always private, even when the user named a dataDir: certification must not touch a node's real IPAM state.
+    if (ipam !== undefined && typeof ipam['type'] === 'string' && ipam['type'].endsWith('host-local')) {
       ipam['dataDir'] = path.join(stateDir, 'ipam');
     }
   }

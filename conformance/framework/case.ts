@@ -20,7 +20,7 @@ export interface CaseDeclaration<S extends Subject> {
   /** A sentence saying what the subject does when it conforms. */
   readonly title: string;
   readonly needs?: CaseNeeds;
-  /** Overrides the run's per-case deadline. */
+  /** The least deadline the case needs; the run's --case-timeout applies when longer. */
   readonly timeoutMs?: number;
   run(ctx: CaseContext<S>): Promise<void>;
 }

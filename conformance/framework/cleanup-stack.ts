@@ -17,8 +17,18 @@ export interface CleanupFailure {
  */
 export class CleanupStack {
   readonly #steps: CleanupStep[] = [];
+  #unwound = false;
+  readonly #late: Promise<unknown>[] = [];
 
+  /**
+   * Registers an undo step. A step registered after the stack has unwound
+   * (work that outlived its case's deadline) runs at once instead of leaking.
+   */
   push(run: () => unknown, label = 'cleanup'): void {
+    if (this.#unwound) {
+      this.#late.push(Promise.resolve().then(run).catch(() => {}));
+      return;
+    }
     this.#steps.push({ label, run });
   }
 
@@ -28,6 +38,7 @@ export class CleanupStack {
 
   /** Runs and empties the stack; each step gets `stepTimeoutMs`. */
   async unwind(stepTimeoutMs: number): Promise<CleanupFailure[]> {
+    this.#unwound = true;
     const failures: CleanupFailure[] = [];
     for (let step = this.#steps.pop(); step !== undefined; step = this.#steps.pop()) {
       try {

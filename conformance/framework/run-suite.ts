@@ -54,7 +54,8 @@ async function runCase<S extends Subject>(
     return { ...base, outcome: unmet.outcome, reason: unmet.reason, failedIds: [], passedIds: [], durationMs: 0, evidence: [] };
   }
 
-  const timeoutMs = testCase.timeoutMs ?? options.caseTimeoutMs ?? 30_000;
+  // A case's own deadline is a floor for heavy cases, never a cap on what the user allows.
+  const timeoutMs = Math.max(testCase.timeoutMs ?? 0, options.caseTimeoutMs ?? 30_000);
   const controller = new AbortController();
   const ctx = new CaseContext<S>({
     subject: options.subject,

@@ -72,7 +72,7 @@ t.test('a case past its deadline fails, is aborted, and still cleans up', async 
       await new Promise(() => {});
     },
   });
-  const [result] = await run(suite);
+  const [result] = await run(suite, compileFilter({}), 10);
   t.equal(result?.outcome, 'fail');
   t.match(result?.reason, /did not finish within its 50 ms deadline/);
   t.same(result?.failedIds, ['CSI-T-001']);
@@ -269,7 +269,31 @@ t.test('a case that throws after its deadline does not crash the run', async (t)
       new Promise((_, reject) => ctx.signal.addEventListener('abort', () => setTimeout(() => reject(new Error('late')), 5))),
   });
   suite.declare({ ids: ['CSI-T-002'], title: 'runs after it', run: passes });
-  const results = await run(suite);
+  const results = await run(suite, compileFilter({}), 10);
   await new Promise((resolve) => setTimeout(resolve, 30));
   t.same(results.map((r) => r.outcome), ['fail', 'pass']);
+});
+
+t.test('a cleanup registered after the case has unwound runs at once instead of leaking', async (t) => {
+  let lateCleaned = false;
+  const suite = new Suite<Subject>('x');
+  suite.declare({
+    ids: ['CSI-T-001'],
+    title: 'registers cleanup after its deadline',
+    timeoutMs: 20,
+    run: (ctx: Ctx) =>
+      new Promise(() => {
+        setTimeout(() => ctx.defer(() => (lateCleaned = true)), 60);
+      }),
+  });
+  await run(suite, compileFilter({}), 10);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  t.ok(lateCleaned);
+});
+
+t.test("a case's own deadline does not cut a longer --case-timeout", async (t) => {
+  const suite = new Suite<Subject>('x');
+  suite.declare({ ids: ['CSI-T-001'], title: 'takes 80 ms', timeoutMs: 20, run: async (ctx: Ctx) => { await new Promise((r) => setTimeout(r, 80)); await passes(ctx); } });
+  const [result] = await run(suite, compileFilter({}), 1000);
+  t.equal(result?.outcome, 'pass');
 });
