@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { CniError } from './cni-error.js';
 import { convertResult } from './result-conversion.js';
 import type { AnyResult, Attachment, NetConf, Result100 } from './types.js';
@@ -86,7 +87,9 @@ export async function dispatch(plugin: PluginDefinition, invocation: Invocation)
     }
     if (command === 'VERSION') return success(versionResult(plugin, stdin));
     validateEnvironment(command, env);
-    const conf = validateNetConf(decodeJsonObject(stdin));
+    const decoded = decodeJsonObject(stdin);
+    // A request without a version asks for the oldest result format (SPEC.md § Version considerations).
+    const conf = validateNetConf(decoded['cniVersion'] === undefined ? { ...decoded, cniVersion: '0.1.0' } : decoded);
     if (!plugin.supportedVersions.includes(conf.cniVersion)) {
       throw new CniError({
         code: 'INCOMPATIBLE_VERSION',
@@ -157,13 +160,22 @@ function validAttachmentsOf(conf: NetConf): Attachment[] {
  * and stdin, dispatches, writes the outcome and sets the exit status.
  */
 export async function runPlugin(plugin: PluginDefinition): Promise<void> {
-  const chunks: Buffer[] = [];
   const command = process.env['CNI_COMMAND'];
+  let stdin = '';
   // VERSION may come with no stdin at all; do not wait on a terminal for it.
   if (!(command === 'VERSION' && process.stdin.isTTY === true) && command !== undefined && command !== '') {
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    try {
+      // Read fd 0 directly so an unreadable stdin (a directory, a closed descriptor) is an error, not empty input.
+      stdin = readFileSync(0, 'utf8');
+    } catch (error) {
+      const failure = new CniError({ code: 'IO_FAILURE', msg: 'cannot read the network configuration from stdin', details: (error as Error).message });
+      process.stdout.write(`${JSON.stringify(failure.toJson(plugin.supportedVersions[plugin.supportedVersions.length - 1] ?? '1.1.0'))}\n`, () => {
+        process.exitCode = 1;
+      });
+      return;
+    }
   }
-  const outcome = await dispatch(plugin, { env: process.env, stdin: Buffer.concat(chunks).toString('utf8') });
+  const outcome = await dispatch(plugin, { env: process.env, stdin });
   if (outcome.stderr !== '') process.stderr.write(outcome.stderr);
   process.stdout.write(outcome.stdout, () => {
     process.exitCode = outcome.exitCode;

@@ -16,7 +16,7 @@ export const requiredEnvironment: Readonly<Record<CniVerb, readonly string[]>> =
   ADD: ['CNI_COMMAND', 'CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME'],
   DEL: ['CNI_COMMAND', 'CNI_CONTAINERID', 'CNI_IFNAME'],
   CHECK: ['CNI_COMMAND', 'CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME'],
-  GC: ['CNI_COMMAND'],
+  GC: ['CNI_COMMAND', 'CNI_PATH'],
   STATUS: ['CNI_COMMAND'],
   VERSION: ['CNI_COMMAND'],
 };
