@@ -1,4 +1,4 @@
-import { CniError } from '../../../specs/cni/index.js';
+import { CniError } from '../../../specs/cni/cni-error.js';
 
 /**
  * host-local's own error codes (100 and up, SPEC.md § Error leaves them to the
@@ -18,6 +18,7 @@ export const hostLocalErrorCodes = {
   RESERVATION_MISMATCH: 104,
 } as const;
 
+/** The name of one of host-local's own error codes. */
 export type HostLocalErrorName = keyof typeof hostLocalErrorCodes;
 
 /** A host-local error by name. */

@@ -173,3 +173,8 @@ export function broadcastAddress(network: IpNetwork): IpAddress {
 export function networkContains(network: IpNetwork, ip: IpAddress): boolean {
   return ip.family === network.address.family && (ip.value & ~hostMask(network)) === networkAddress(network).value;
 }
+
+/** Parses an address written with or without a prefix (`10.1.0.5` or `10.1.0.5/24`), as plugins' `ip.ParseIP` does; the prefix is dropped. */
+export function parseIpAllowingPrefix(text: string): IpAddress | undefined {
+  return text.includes('/') ? parseCidr(text)?.address : parseIp(text);
+}

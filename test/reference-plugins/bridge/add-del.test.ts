@@ -15,7 +15,7 @@ import {
   type Result100Like,
   type TestLike,
   type TestNode,
-} from './bridge-harness.js';
+} from './fixtures/bridge-harness.js';
 import { masqueradeChainName } from '../../../reference-plugins/host-local-bridge/bridge/ip-masquerade.js';
 import type { JsonObject } from '../../../specs/cni/index.js';
 

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import t from 'tap';
+import t, * as Tap from 'tap';
 import {
   bridgeConf,
   callPlugin,
@@ -13,21 +13,19 @@ import {
   observeNat,
   observeVeths,
   reservedAddresses,
-  type TestLike,
   type TestNode,
-} from './bridge-harness.js';
+} from './fixtures/bridge-harness.js';
 import type { NetworkNamespace } from '../../../conformance/cni/network-namespaces.js';
 
 const skip = missingPrerequisites() ?? false;
 
 /** Asserts that a failed ADD left nothing of the attachment: no veth on the node, no eth0 in the container, no address held, no chain. */
-async function assertNothingLeft(t: Tap, node: TestNode, container: NetworkNamespace | undefined): Promise<void> {
+async function assertNothingLeft(t: Tap.Test, node: TestNode, container: NetworkNamespace | undefined): Promise<void> {
   t.same((await observeVeths(node.ns)).map((veth) => veth.ifname), [], 'no veth on the node');
   if (container !== undefined) t.equal(await observeLink(container, 'eth0'), undefined, 'no eth0 in the container');
   t.same(reservedAddresses(node), [], 'no address reserved');
   t.same((await observeNat(node.ns)).filter((line) => line.includes('CNI-')), [], 'no masquerade chain');
 }
-type Tap = TestLike & { same(a: unknown, b: unknown, m?: string): void; equal(a: unknown, b: unknown, m?: string): void };
 
 t.test('ADD into a container that already has CNI_IFNAME fails with upstream\'s message and leaves nothing', { skip }, async (t) => {
   const node = await createNode(t);
@@ -37,7 +35,7 @@ t.test('ADD into a container that already has CNI_IFNAME fails with upstream\'s 
   t.equal(error.code, 4, 'INVALID_ENVIRONMENT: CNI_IFNAME is taken');
   t.match(error.msg, /^container veth name \("eth0"\) peer provided \("veth[0-9a-f]{8}"\) already exists$/);
   t.same((await observeVeths(node.ns)).map((veth) => veth.ifname), [], 'no veth on the node');
-  t.same(reservedAddresses(node), [], 'IPAM was never asked');
+  t.same(reservedAddresses(node), [], 'no address stays reserved');
   t.ok(await observeLink(container, 'eth0peer'), 'the existing interface is untouched');
 });
 
@@ -182,4 +180,14 @@ t.test('a vlan tags the port, or fails cleanly where the kernel has no VLAN filt
   const [port] = await observeVeths(node.ns);
   const vlans = JSON.parse((await node.ns.exec('bridge', ['-j', 'vlan', 'show', 'dev', port!.ifname])).stdout) as { vlans: { vlan: number; flags?: string[] }[] }[];
   t.match(vlans[0]?.vlans, [{ vlan: 100, flags: ['PVID', 'Egress Untagged'] }]);
+});
+
+t.test('a layer 2 ADD with a 0.2.0 configuration is refused before any link is made', { skip }, async (t) => {
+  const node = await createNode(t);
+  const container = await createNamespace(t, 'pod');
+  const conf = { cniVersion: '0.2.0', name: 'kpnet', type: 'kubeplug-bridge', bridge: 'kpbr0' };
+  const error = await callPluginFailing(node, { verb: 'ADD', conf, netns: container.path });
+  t.equal(error.code, 1);
+  await assertNothingLeft(t, node, container);
+  t.equal(await observeLink(node.ns, 'kpbr0'), undefined, 'no bridge either');
 });

@@ -11,7 +11,7 @@ import {
   observeVeths,
   type Result100Like,
   type TestLike,
-} from './bridge-harness.js';
+} from './fixtures/bridge-harness.js';
 import type { JsonObject } from '../../../specs/cni/index.js';
 
 const skip = missingPrerequisites() ?? false;

@@ -11,7 +11,7 @@ import {
   ourHostLocalPath,
   recordedIpamCalls,
   reservedAddresses,
-} from './bridge-harness.js';
+} from './fixtures/bridge-harness.js';
 import { masqueradeChainName } from '../../../reference-plugins/host-local-bridge/bridge/ip-masquerade.js';
 
 const skip = missingPrerequisites() ?? false;

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { bridgeConf, callPlugin, createNamespace, createNode, missingPrerequisites, observeVeths, reservedAddresses } from './bridge-harness.js';
+import { bridgeConf, callPlugin, createNamespace, createNode, missingPrerequisites, observeVeths, reservedAddresses } from './fixtures/bridge-harness.js';
 import { cniSupportedVersions } from '../../../specs/cni/index.js';
 
 const skip = missingPrerequisites() ?? false;

@@ -103,7 +103,6 @@ const invalidConfigs: [title: string, ipam: JsonObject | undefined, field: strin
   ['overlapping ranges in one set', { ranges: [[{ subnet: '10.1.0.0/24' }, { subnet: '10.1.0.0/16', rangeStart: '10.1.0.200', rangeEnd: '10.1.1.10' }]] }, 'ipam.ranges[0][1]'],
   ['overlapping range sets', { ranges: [[{ subnet: '10.1.0.0/24' }], [{ subnet: '10.1.0.128/25' }]] }, 'ipam.ranges[1]'],
   ['the legacy range overlapping ranges', { subnet: '10.1.0.0/24', ranges: [[{ subnet: '10.1.0.0/24' }]] }, 'ipam.ranges[0]'],
-  ['a legacy rangeStart without subnet', { rangeStart: '10.1.0.5', ranges: [[{ subnet: '10.1.0.0/24' }]] }, 'ipam.rangeStart'],
   ['a legacy subnet with host bits', { subnet: '10.1.0.1/24' }, 'ipam.subnet'],
   ['a bad runtimeConfig.ipRanges subnet', { subnet: '10.1.0.0/24' }, 'runtimeConfig.ipRanges[0][0].subnet', { runtimeConfig: { ipRanges: [[{ subnet: 'x' }]] } }],
   ['a route without dst', { subnet: '10.1.0.0/24', routes: [{ gw: '10.1.0.1' }] }, 'ipam.routes[0].dst'],
@@ -130,4 +129,8 @@ t.test('an invalid ipam section is INVALID_NETWORK_CONFIG naming the field', asy
 
 t.test('one range set per family is fine for a 0.2.0 result', async (t) => {
   t.doesNotThrow(() => loadHostLocalConfig(conf({ ranges: [[{ subnet: '10.1.0.0/24' }], [{ subnet: '2001:db8::/64' }]] }, {}, '0.2.0'), []));
+});
+
+t.test('legacy range keys without ipam.subnet are ignored, as upstream ignores them', async (t) => {
+  t.same(rangesOf({ rangeStart: '10.9.0.5', gateway: '10.9.0.1', ranges: [[{ subnet: '10.1.0.0/24' }]] }), ['10.1.0.1-10.1.0.254']);
 });

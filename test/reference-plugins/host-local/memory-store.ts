@@ -1,4 +1,4 @@
-import type { ReservationStore } from '../../../reference-plugins/host-local-bridge/host-local/disk-store.js';
+import type { ReservationStore } from '../../../reference-plugins/host-local-bridge/host-local/reservation-store.js';
 import { formatIp, type IpAddress } from '../../../reference-plugins/host-local-bridge/host-local/ip-address.js';
 import type { Owner, Reservation } from '../../../reference-plugins/host-local-bridge/host-local/reservation.js';
 

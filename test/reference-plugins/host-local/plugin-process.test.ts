@@ -132,7 +132,7 @@ t.test('a data directory that cannot be created fails with IO_FAILURE (5)', { sk
 t.test('CHECK fails with 103 without a reservation and with 104 when prevResult differs from it', { skip }, async (t) => {
   const dataDir = tempDir(t);
   const conf = netConf({ ipam: dualStack(dataDir) });
-  t.match((await runHostLocal(ourHostLocal, 'CHECK', conf, { containerId: 'a' })).error, { code: 103, msg: /failed to find address added by container a/ });
+  t.match((await runHostLocal(ourHostLocal, 'CHECK', conf, { containerId: 'a' })).error, { code: 103, msg: /Failed to find address added by container a/ });
   const added = await runHostLocal(ourHostLocal, 'ADD', conf, { containerId: 'a' });
   t.equal((await runHostLocal(ourHostLocal, 'CHECK', conf, { containerId: 'a' })).error, undefined, 'without prevResult a reservation is enough, as upstream');
   const wrong = { cniVersion: '1.1.0', ips: [{ address: '10.1.0.9/24' }, { address: '2001:db8::2/64' }] };

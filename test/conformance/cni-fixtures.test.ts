@@ -1,0 +1,70 @@
+/**
+ * Proof both ways for the CNI suite: kubeplug's own plugins pass, and every
+ * deliberately broken plugin (conformance/fixtures/cni) is failed on exactly
+ * the rules it breaks. Each fixture wraps kubeplug-bridge and breaks one rule.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { createCniSuite, connectCniSubject } from '../../conformance/cni/index.js';
+import { cniDefects } from '../../conformance/fixtures/cni/cni-defects.js';
+import { compileFilter, probeEnvironment, requirementResults, runSuite } from '../../conformance/framework/index.js';
+import { loadRegistry, packageRoot } from '../../specs/registry/index.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const root = packageRoot();
+const ours = path.join(root, 'dist', 'cni-bin');
+const fixtures = path.join(root, 'dist', 'cni-fixtures');
+const isRoot = process.getuid?.() === 0;
+const registry = loadRegistry();
+const environment = await probeEnvironment();
+
+function bridgeConf(type: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    type,
+    bridge: 'kpfix0',
+    isGateway: true,
+    ipam: { type: 'kubeplug-host-local', ranges: [[{ subnet: '10.123.0.0/24' }]] },
+    ...extra,
+  };
+}
+
+async function certify(t: Parameters<Parameters<typeof t.test>[1]>[0], plugins: Record<string, unknown>[], focus: string[] = []) {
+  const dir = tempDir(t);
+  const confFile = path.join(dir, 'net.conflist');
+  fs.writeFileSync(confFile, JSON.stringify({ cniVersion: '1.1.0', name: 'kpfix', plugins }));
+  const subject = await connectCniSubject({ cniPath: [fixtures, ours], confFile });
+  t.teardown(() => subject.close());
+  const suite = createCniSuite();
+  const cases = await runSuite({ suite, subject, environment, filter: compileFilter({ focus }) });
+  const requirements = requirementResults({
+    requirements: registry.list('cni').filter((r) => r.binds !== 'runtime'),
+    declaredCases: suite.cases,
+    results: cases,
+  });
+  return {
+    failedMusts: requirements.filter((r) => r.level === 'MUST' && ['fail', 'error'].includes(r.status)).map((r) => r.id),
+    errors: cases.filter((c) => c.outcome === 'error').map((c) => `${c.title}: ${c.reason ?? ''}`),
+  };
+}
+
+const skip = !isRoot ? 'needs root for network namespaces' : !fs.existsSync(path.join(ours, 'kubeplug-bridge')) ? 'needs npm run build' : false;
+
+t.test('kubeplug-bridge with kubeplug-host-local fails no MUST', { skip, timeout: 600_000 }, async (t) => {
+  const { failedMusts, errors } = await certify(t, [bridgeConf('kubeplug-bridge')]);
+  t.same(errors, [], 'no harness error');
+  t.same(failedMusts, []);
+});
+
+for (const defect of cniDefects) {
+  t.test(`the suite catches ${defect.name}: ${defect.description}`, { skip: skip || (defect.breaks.length === 0 ? 'no rule mapped yet' : false), timeout: 300_000 }, async (t) => {
+    const plugins =
+      defect.name === 'ignores-prev-result'
+        ? [bridgeConf('kubeplug-bridge'), { type: defect.name }]
+        : [bridgeConf(defect.name, { delegate: 'kubeplug-bridge' })];
+    const areas = [...new Set(defect.breaks.map((id) => id.split('-').slice(0, 2).join('-')))];
+    const { failedMusts, errors } = await certify(t, plugins, areas.map((area) => `${area}-`));
+    t.same(errors, [], 'no harness error');
+    for (const id of defect.breaks) t.ok(failedMusts.includes(id), `${id} fails`);
+  });
+}
