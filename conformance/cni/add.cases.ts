@@ -13,6 +13,7 @@ import {
   nodeWithNeighbour,
   readLinks,
   snapshotWithState,
+  describeError,
 } from './observe.js';
 
 type Ctx = CaseContext<CniSubject>;
@@ -101,7 +102,7 @@ export function declareAddCases(suite: Suite<CniSubject>): void {
         ids: ['CNI-ADD-002'],
         what: `ADD into a namespace that already has a veth named ${rt.ifName} fails`,
         expected: 'an error',
-        got: taken.ok ? taken.value : { code: taken.error.code, msg: taken.error.msg },
+        got: taken.ok ? taken.value : describeError(taken.error),
       });
       const foreign = (await readLinks(pod)).find((link) => link.name === rt.ifName && link.kind === 'veth');
       ctx.check(foreign !== undefined && (await linkNames(pod)).includes('kpforeign0'), {
@@ -124,7 +125,7 @@ export function declareAddCases(suite: Suite<CniSubject>): void {
         ids: ['CNI-ADD-002'],
         what: `a second ADD of the same container and ${rt2.ifName} fails`,
         expected: 'an error',
-        got: again.ok ? again.value : { code: again.error.code, msg: again.error.msg },
+        got: again.ok ? again.value : describeError(again.error),
       });
     },
   });
@@ -144,7 +145,7 @@ export function declareAddCases(suite: Suite<CniSubject>): void {
       ctx.require(added.ok && added.value !== undefined, {
         what: `ADD of the same container ID with CNI_IFNAME ${second.ifName} succeeds`,
         expected: 'a result',
-        got: added.ok ? added.value ?? 'no result' : { code: added.error.code, msg: added.error.msg },
+        got: added.ok ? added.value ?? 'no result' : describeError(added.error),
       });
       const links = await linkNames(pod);
       ctx.check(links.includes(first.ifName) && links.includes(second.ifName), {

@@ -7,6 +7,7 @@ import {
   asResult,
   assignableAddresses,
   canonicalCidr,
+  describeError,
   ipamPlugin,
   isHostLocalLike,
   readAddresses,
@@ -59,7 +60,7 @@ export function declareConcurrencyCases(suite: Suite<CniSubject>): void {
       const referenceRt = podRuntime(ctx, referencePod);
       ctx.defer(() => reference.invoker.delNetworkList(list, referenceRt).catch(() => {}), `DEL ${referenceRt.containerId}`);
       const referenceAdd = await attempt(() => reference.invoker.addNetworkList(list, referenceRt));
-      ctx.require(referenceAdd.ok, { ids: [], what: 'one ADD on a node of its own succeeds', expected: 'a result', got: referenceAdd.ok ? 'ok' : referenceAdd.error.message });
+      ctx.require(referenceAdd.ok, { ids: [], what: 'one ADD on a node of its own succeeds', expected: 'a result', got: referenceAdd.ok ? 'ok' : describeError(referenceAdd.error) });
       await reference.invoker.delNetworkList(list, referenceRt);
       const shared = snapshotDiff(referenceBefore, await snapshotWithState(reference, list)).leftBehind;
       ctx.note(`one lifecycle leaves: ${shared.length === 0 ? 'nothing' : shared.join(', ')}`);
@@ -73,7 +74,7 @@ export function declareConcurrencyCases(suite: Suite<CniSubject>): void {
       ctx.defer(() => delAll(node, list, [...remaining]), `DEL of ${count} containers`);
 
       const added = await allAtOnce(runtimes, (rt) => node.invoker.addNetworkList(list, rt));
-      const failures = added.flatMap((outcome, index) => (outcome.ok ? [] : [`${runtimes[index]?.containerId}: ${outcome.error.code} ${outcome.error.msg}`]));
+      const failures = added.flatMap((outcome, index) => (outcome.ok ? [] : [`${runtimes[index]?.containerId}: ${JSON.stringify(describeError(outcome.error))}`]));
       ctx.check(failures.length === 0, { what: `all ${count} ADDs at once succeed`, expected: `${count} results`, got: failures.length === 0 ? 'all succeeded' : failures.slice(0, 10) });
       const addresses = added.flatMap((outcome) => (outcome.ok ? (asResult(outcome.value)?.ips ?? []).map((ip) => addressOf(ip.address)) : []));
       const duplicates = addresses.filter((address, index) => addresses.indexOf(address) !== index);
@@ -93,7 +94,7 @@ export function declareConcurrencyCases(suite: Suite<CniSubject>): void {
 
       if (ctx.subject.capabilities.has('verb.CHECK')) {
         const checked = await allAtOnce(runtimes, (rt) => node.invoker.checkNetworkList(list, rt));
-        const checkFailures = checked.flatMap((outcome, index) => (outcome.ok ? [] : [`${runtimes[index]?.containerId}: ${outcome.error.code} ${outcome.error.msg}`]));
+        const checkFailures = checked.flatMap((outcome, index) => (outcome.ok ? [] : [`${runtimes[index]?.containerId}: ${JSON.stringify(describeError(outcome.error))}`]));
         ctx.check(checkFailures.length === 0, { what: `all ${count} CHECKs at once pass`, expected: 'exit 0 each', got: checkFailures.length === 0 ? 'all passed' : checkFailures.slice(0, 10) });
       }
 
@@ -102,7 +103,7 @@ export function declareConcurrencyCases(suite: Suite<CniSubject>): void {
         const rt = runtimes[index];
         if (outcome.ok && rt !== undefined) remaining.delete(rt);
       });
-      const delFailures = deleted.flatMap((outcome, index) => (outcome.ok ? [] : [`${runtimes[index]?.containerId}: ${outcome.error.code} ${outcome.error.msg}`]));
+      const delFailures = deleted.flatMap((outcome, index) => (outcome.ok ? [] : [`${runtimes[index]?.containerId}: ${JSON.stringify(describeError(outcome.error))}`]));
       ctx.check(delFailures.length === 0, { what: `all ${count} DELs at once succeed`, expected: 'exit 0 each', got: delFailures.length === 0 ? 'all succeeded' : delFailures.slice(0, 10) });
 
       const diff = snapshotDiff(before, await snapshotWithState(node, list));

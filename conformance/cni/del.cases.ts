@@ -17,6 +17,7 @@ import {
   snapshotDiff,
   snapshotWithState,
   type Observable,
+  describeError,
 } from './observe.js';
 
 type Ctx = CaseContext<CniSubject>;
@@ -101,7 +102,7 @@ export function declareDelCases(suite: Suite<CniSubject>): void {
       const during = await snapshotWithState(node, list);
       ctx.note(`the attachment added to the node: ${JSON.stringify({ links: during.links.filter((l) => !before.links.includes(l)), state: reservationFiles(during).filter((f) => !before.stateFiles.includes(f)) })}`);
       const del = await attempt(() => node.invoker.delNetworkList(list, rt));
-      ctx.require(del.ok, { ids: [], what: 'DEL succeeds', expected: 'exit 0', got: del.ok ? 'ok' : { code: del.error.code, msg: del.error.msg } });
+      ctx.require(del.ok, { ids: [], what: 'DEL succeeds', expected: 'exit 0', got: del.ok ? 'ok' : describeError(del.error) });
       await checkInterfaceGone(ctx, ['CNI-DEL-001'], pod, rt, 'after DEL');
       checkNoLeftovers(ctx, { ids: ['CNI-DEL-002'], what: 'after DEL the node holds what it held before ADD', before, after: await snapshotWithState(node, list) });
       // The released address can be handed out again.
@@ -134,7 +135,7 @@ export function declareDelCases(suite: Suite<CniSubject>): void {
         ids: ['CNI-DEL-003'],
         what: 'DEL of a container that was never added succeeds',
         expected: 'exit 0',
-        got: delNever.ok ? 'ok' : { code: delNever.error.code, msg: delNever.error.msg },
+        got: delNever.ok ? 'ok' : describeError(delNever.error),
       });
       checkNoLeftovers(ctx, { ids: ['CNI-DEL-002'], what: 'DEL of a never-added container changes nothing on the node', before, after: await snapshotWithState(node, list) });
 
@@ -147,7 +148,7 @@ export function declareDelCases(suite: Suite<CniSubject>): void {
         ids: ['CNI-DEL-003'],
         what: `DEL succeeds after ${rt.ifName} was deleted behind the plugin's back`,
         expected: 'exit 0',
-        got: delGone.ok ? 'ok' : { code: delGone.error.code, msg: delGone.error.msg },
+        got: delGone.ok ? 'ok' : describeError(delGone.error),
       });
       checkNoLeftovers(ctx, {
         ids: ['CNI-DEL-002'],
@@ -181,7 +182,7 @@ export function declareDelCases(suite: Suite<CniSubject>): void {
           ids: ['CNI-DEL-004'],
           what: `the ${round} DEL succeeds`,
           expected: 'exit 0',
-          got: del.ok ? 'ok' : { code: del.error.code, msg: del.error.msg },
+          got: del.ok ? 'ok' : describeError(del.error),
         });
       }
       ctx.note(outcomes.join('; '));
@@ -243,7 +244,7 @@ export function declareDelCases(suite: Suite<CniSubject>): void {
           ids: netnsWhenDeleting === 'empty' ? ['CNI-DEL-006', 'CNI-DEL-005'] : ['CNI-DEL-006'],
           what: `DEL after the namespace was deleted, with CNI_NETNS ${netnsWhenDeleting}, succeeds`,
           expected: 'exit 0',
-          got: del.ok ? 'ok' : { code: del.error.code, msg: del.error.msg },
+          got: del.ok ? 'ok' : describeError(del.error),
         });
         checkNoLeftovers(ctx, {
           ids: ['CNI-DEL-007'],
@@ -278,7 +279,7 @@ export function declareDelCases(suite: Suite<CniSubject>): void {
         ids: ['CNI-ADD-006'],
         what: `DEL of ${aNet1.ifName} succeeds while ${aEth0.ifName} of the same container stays`,
         expected: 'exit 0',
-        got: del.ok ? 'ok' : { code: del.error.code, msg: del.error.msg },
+        got: del.ok ? 'ok' : describeError(del.error),
       });
       const snapshot = await snapshotWithState(node, list);
       for (const { pod, rt, label, result } of kept) {
@@ -300,7 +301,7 @@ export function declareDelCases(suite: Suite<CniSubject>): void {
             ids: ['CNI-DEL-008'],
             what: `CHECK of ${label} still passes`,
             expected: 'exit 0',
-            got: check.ok ? 'ok' : { code: check.error.code, msg: check.error.msg },
+            got: check.ok ? 'ok' : describeError(check.error),
           });
         }
       }
@@ -359,7 +360,7 @@ export function declareDelCases(suite: Suite<CniSubject>): void {
           ids: ['CNI-DEL-003'],
           what: `DEL after an ADD ${label} succeeds`,
           expected: 'exit 0',
-          got: del.ok ? 'ok' : { code: del.error.code, msg: del.error.msg },
+          got: del.ok ? 'ok' : describeError(del.error),
         });
         await checkInterfaceGone(ctx, ['CNI-DEL-001'], pod, rt, `after DEL of an ADD ${label}`);
         checkNoLeftovers(ctx, { ids: ['CNI-DEL-002'], what: `DEL of an ADD ${label} leaves the node as before`, before, after: await snapshotWithState(node, list) });

@@ -18,6 +18,7 @@ import {
   snapshotDiff,
   snapshotWithState,
   type RawAnswer,
+  describeError,
 } from './observe.js';
 
 type Ctx = CaseContext<CniSubject>;
@@ -101,7 +102,7 @@ export function declareGcStatusCases(suite: Suite<CniSubject>): void {
           ids: ['CNI-GC-002'],
           what: 'CHECK of the valid attachment still passes after GC',
           expected: 'exit 0',
-          got: check.ok ? 'ok' : { code: check.error.code, msg: check.error.msg },
+          got: check.ok ? 'ok' : describeError(check.error),
         });
       }
     },
@@ -161,7 +162,7 @@ export function declareGcStatusCases(suite: Suite<CniSubject>): void {
       delete found.ipam['subnet'];
       const node = await caseNode(ctx);
       const first = await attempt(async () => addPod(ctx, node, list, podRuntime(ctx, await caseNamespace(ctx, 'pod'))));
-      ctx.require(first.ok, { ids: [], what: `ADD takes the one address ${only}`, expected: 'a result', got: first.ok ? first.value : first.error.message });
+      ctx.require(first.ok, { ids: [], what: `ADD takes the one address ${only}`, expected: 'a result', got: first.ok ? first.value : describeError(first.error) });
       const second = await attempt(async () => addPod(ctx, node, list, podRuntime(ctx, await caseNamespace(ctx, 'pod'))));
       ctx.require(!second.ok, { ids: [], what: 'a second ADD fails: the pool is exhausted', expected: 'ADD fails', got: second.ok ? second.value : 'failed' });
       const status = await statusList(ctx, node, list);
@@ -199,7 +200,7 @@ export function declareGcStatusCases(suite: Suite<CniSubject>): void {
         ];
         for (const [verb, step] of steps) {
           const outcome = await attempt(step);
-          ctx.check(outcome.ok, { what: `${verb} ${label} succeeds`, expected: 'exit 0', got: outcome.ok ? 'ok' : outcome.error.message });
+          ctx.check(outcome.ok, { what: `${verb} ${label} succeeds`, expected: 'exit 0', got: outcome.ok ? 'ok' : describeError(outcome.error) });
         }
       }
     },

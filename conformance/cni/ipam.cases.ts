@@ -17,6 +17,7 @@ import {
   isHostLocalLike,
   parseIp,
   reservationFiles,
+  describeError,
 } from './observe.js';
 
 type Ctx = CaseContext<CniSubject>;
@@ -275,7 +276,7 @@ export function declareIpamCases(suite: Suite<CniSubject>): void {
       await addPod(ctx, probed.node, probed.list, rt);
       const addedAt = Date.now();
       const del = await attempt(() => probed.node.invoker.delNetworkList(probed.list, rt));
-      ctx.require(del.ok, { ids: [], what: 'DEL succeeds', expected: 'exit 0', got: del.ok ? 'ok' : { code: del.error.code, msg: del.error.msg } });
+      ctx.require(del.ok, { ids: [], what: 'DEL succeeds', expected: 'exit 0', got: del.ok ? 'ok' : describeError(del.error) });
       checkDelegated(ctx, { ids: ['CNI-IPAM-007'], records: await probed.readLog(), verb: 'DEL', expectedEnv: runtimeEnvironment(probed, 'DEL', rt), after: addedAt });
     },
   });
@@ -289,7 +290,7 @@ export function declareIpamCases(suite: Suite<CniSubject>): void {
       const rt = podRuntime(ctx, await caseNamespace(ctx, 'pod'));
       await addPod(ctx, probed.node, probed.list, rt);
       const check = await attempt(() => probed.node.invoker.checkNetworkList(probed.list, rt));
-      ctx.require(check.ok, { ids: [], what: 'CHECK succeeds', expected: 'exit 0', got: check.ok ? 'ok' : { code: check.error.code, msg: check.error.msg } });
+      ctx.require(check.ok, { ids: [], what: 'CHECK succeeds', expected: 'exit 0', got: check.ok ? 'ok' : describeError(check.error) });
       checkDelegated(ctx, { ids: ['CNI-IPAM-008'], records: await probed.readLog(), verb: 'CHECK', expectedEnv: runtimeEnvironment(probed, 'CHECK', rt) });
     },
   });

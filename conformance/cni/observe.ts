@@ -8,6 +8,7 @@ import path from 'node:path';
 import {
   buildConfig,
   cniEnvironment,
+  type CniError,
   toResult100,
   type AnyResult,
   type JsonObject,
@@ -535,4 +536,9 @@ export function listWithRoutes(ctx: Ctx): NetConfList | undefined {
   const routes = testRoutes[base.family].map((route) => ({ dst: route.dst, ...(route.viaGateway ? { gw } : {}) }));
   found.ipam['routes'] = [...((found.ipam['routes'] as JsonObject[] | undefined) ?? []), ...routes];
   return list;
+}
+
+/** A CniError for a check's `got`, with the plugin's stderr (its `details`) when there is any. */
+export function describeError(error: CniError): { code: number; msg: string; details?: string } {
+  return { code: error.code, msg: error.msg, ...(error.details === undefined ? {} : { details: error.details.slice(0, 1000) }) };
 }

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import t from 'tap';
+import t, * as Tap from 'tap';
 import { createCniSuite, connectCniSubject } from '../../conformance/cni/index.js';
 import { cniDefects } from '../../conformance/fixtures/cni/cni-defects.js';
 import { compileFilter, probeEnvironment, requirementResults, runSuite } from '../../conformance/framework/index.js';
@@ -29,7 +29,7 @@ function bridgeConf(type: string, extra: Record<string, unknown> = {}): Record<s
   };
 }
 
-async function certify(t: Parameters<Parameters<typeof t.test>[1]>[0], plugins: Record<string, unknown>[], focus: string[] = []) {
+async function certify(t: Tap.Test, plugins: Record<string, unknown>[], focus: string[] = []) {
   const dir = tempDir(t);
   const confFile = path.join(dir, 'net.conflist');
   fs.writeFileSync(confFile, JSON.stringify({ cniVersion: '1.1.0', name: 'kpfix', plugins }));

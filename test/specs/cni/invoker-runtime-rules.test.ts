@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import t from 'tap';
+import t, * as Tap from 'tap';
 import { CniInvoker, loadNetworkConfig, readCache, type JsonObject, type NetConfList } from '../../../specs/cni/index.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
@@ -21,7 +21,7 @@ interface Record_ {
   conf: JsonObject & { prevResult?: { cniVersion: string; interfaces?: { name: string }[]; ips?: { version?: string }[] } };
 }
 
-function setup(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+function setup(t: Tap.Test) {
   const dir = tempDir(t);
   const bin = path.join(dir, 'bin');
   fs.mkdirSync(bin);

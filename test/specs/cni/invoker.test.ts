@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import t from 'tap';
+import t, * as Tap from 'tap';
 import {
   CniInvoker,
   cachePath,
@@ -15,7 +15,7 @@ const upstreamCniDir = '/usr/lib/cni';
 const haveUpstream = fs.existsSync(`${upstreamCniDir}/bridge`);
 const isRoot = process.getuid?.() === 0;
 
-type Test = Parameters<Parameters<typeof t.test>[1]>[0];
+type Test = Tap.Test;
 
 async function namespace(t: Test, role: string): Promise<NetworkNamespace> {
   const created = await createNetworkNamespace(uniqueNetnsName(role));

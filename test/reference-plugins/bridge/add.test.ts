@@ -1,37 +1,24 @@
 import t from 'tap';
 import {
+  attachContainer,
   bridgeConf,
   callPlugin,
-  createNamespace,
   createNode,
   exchangeOverTcp,
   missingPrerequisites,
   observeLink,
-  observeNat,
   observeRoutes,
   observeSysctl,
   observeVeths,
   reservedAddresses,
-  type Result100Like,
-  type TestLike,
-  type TestNode,
 } from './fixtures/bridge-harness.js';
-import { masqueradeChainName } from '../../../reference-plugins/host-local-bridge/bridge/ip-masquerade.js';
-import type { JsonObject } from '../../../specs/cni/index.js';
 
 const skip = missingPrerequisites() ?? false;
-
-/** A container namespace attached with ADD; the namespace goes in teardown. */
-async function attach(t: TestLike, node: TestNode, conf: JsonObject, options: { containerId?: string; ifName?: string } = {}) {
-  const container = await createNamespace(t, 'pod');
-  const { result } = await callPlugin(node, { verb: 'ADD', conf, netns: container.path, containerId: options.containerId ?? 'ctr1', ifName: options.ifName ?? 'eth0' });
-  return { container, result: result as Result100Like };
-}
 
 t.test('ADD creates the bridge, a veth pair on it and the IPAM address with a default route', { skip }, async (t) => {
   const node = await createNode(t);
   const conf = bridgeConf(node);
-  const { container, result } = await attach(t, node, conf);
+  const { container, result } = await attachContainer(t, node, conf);
 
   const bridge = await observeLink(node.ns, 'kpbr0');
   t.equal(bridge?.linkinfo?.info_kind, 'bridge', 'the bridge exists');
@@ -62,15 +49,15 @@ t.test('ADD creates the bridge, a veth pair on it and the IPAM address with a de
 
 t.test('a container reaches its gateway over the bridge', { skip }, async (t) => {
   const node = await createNode(t);
-  const { container } = await attach(t, node, bridgeConf(node));
+  const { container } = await attachContainer(t, node, bridgeConf(node));
   t.equal(await exchangeOverTcp(t, { serverNs: node.ns, clientNs: container, address: '10.88.0.1' }), 'pong:ping');
 });
 
 t.test('two containers on one bridge reach each other', { skip }, async (t) => {
   const node = await createNode(t);
   const conf = bridgeConf(node);
-  const first = await attach(t, node, conf, { containerId: 'ctr1' });
-  const second = await attach(t, node, conf, { containerId: 'ctr2' });
+  const first = await attachContainer(t, node, conf, { containerId: 'ctr1' });
+  const second = await attachContainer(t, node, conf, { containerId: 'ctr2' });
   t.equal(second.result.ips?.[0]?.address, '10.88.0.3/24', 'the second container gets the next address');
   t.equal((await observeVeths(node.ns)).filter((veth) => veth.master === 'kpbr0').length, 2, 'two ports on the bridge');
   t.equal(await exchangeOverTcp(t, { serverNs: first.container, clientNs: second.container, address: '10.88.0.2' }), 'pong:ping');
@@ -78,7 +65,7 @@ t.test('two containers on one bridge reach each other', { skip }, async (t) => {
 
 t.test('an IPv4 and IPv6 dual-stack ADD addresses both families and routes both defaults', { skip }, async (t) => {
   const node = await createNode(t);
-  const { container, result } = await attach(t, node, bridgeConf(node, { subnet6: 'fd00:88::/64' }));
+  const { container, result } = await attachContainer(t, node, bridgeConf(node, { subnet6: 'fd00:88::/64' }));
   t.same(result.ips?.map((ip) => ip.address), ['10.88.0.2/24', 'fd00:88::2/64']);
   t.same(result.routes, [{ dst: '0.0.0.0/0', gw: '10.88.0.1' }, { dst: '::/0', gw: 'fd00:88::1' }]);
   const eth0 = await observeLink(container, 'eth0');
@@ -89,17 +76,17 @@ t.test('an IPv4 and IPv6 dual-stack ADD addresses both families and routes both 
 
 t.test('hairpin mode is on for the port when asked and off otherwise', { skip }, async (t) => {
   const node = await createNode(t);
-  await attach(t, node, bridgeConf(node, { extra: { hairpinMode: true } }), { containerId: 'ctr1' });
+  await attachContainer(t, node, bridgeConf(node, { extra: { hairpinMode: true } }), { containerId: 'ctr1' });
   const [hairpinned] = await observeVeths(node.ns);
   t.equal(hairpinned?.linkinfo?.info_slave_data?.hairpin, true, 'hairpinMode: true');
-  await attach(t, node, bridgeConf(node), { containerId: 'ctr2' });
+  await attachContainer(t, node, bridgeConf(node), { containerId: 'ctr2' });
   const plain = (await observeVeths(node.ns)).find((veth) => veth.ifname !== hairpinned?.ifname);
   t.equal(plain?.linkinfo?.info_slave_data?.hairpin, false, 'default: off');
 });
 
 t.test('mtu applies to the bridge and both ends of the veth', { skip }, async (t) => {
   const node = await createNode(t);
-  const { container } = await attach(t, node, bridgeConf(node, { extra: { mtu: 1400 } }));
+  const { container } = await attachContainer(t, node, bridgeConf(node, { extra: { mtu: 1400 } }));
   t.equal((await observeLink(node.ns, 'kpbr0'))?.mtu, 1400, 'bridge');
   t.equal((await observeVeths(node.ns))[0]?.mtu, 1400, 'host end');
   t.equal((await observeLink(container, 'eth0'))?.mtu, 1400, 'container end');
@@ -107,13 +94,13 @@ t.test('mtu applies to the bridge and both ends of the veth', { skip }, async (t
 
 t.test('promiscMode makes the bridge promiscuous', { skip }, async (t) => {
   const node = await createNode(t);
-  await attach(t, node, bridgeConf(node, { extra: { promiscMode: true } }));
+  await attachContainer(t, node, bridgeConf(node, { extra: { promiscMode: true } }));
   t.ok((await observeLink(node.ns, 'kpbr0'))?.flags.includes('PROMISC'));
 });
 
 t.test('isGateway alone puts the gateway on the bridge without a default route', { skip }, async (t) => {
   const node = await createNode(t);
-  const { container, result } = await attach(t, node, bridgeConf(node, { extra: { isDefaultGateway: false, isGateway: true } }));
+  const { container, result } = await attachContainer(t, node, bridgeConf(node, { extra: { isDefaultGateway: false, isGateway: true } }));
   t.same(result.ips, [{ address: '10.88.0.2/24', gateway: '10.88.0.1', interface: 2 }]);
   t.equal(result.routes, undefined, 'no routes in the result');
   t.notOk((await observeRoutes(container)).some((route) => route.dst === 'default'), 'no default route in the container');
@@ -122,7 +109,7 @@ t.test('isGateway alone puts the gateway on the bridge without a default route',
 
 t.test('without isGateway the bridge gets no address and forwarding stays off', { skip }, async (t) => {
   const node = await createNode(t);
-  const { result } = await attach(t, node, bridgeConf(node, { extra: { isDefaultGateway: false } }));
+  const { result } = await attachContainer(t, node, bridgeConf(node, { extra: { isDefaultGateway: false } }));
   t.same(result.ips, [{ address: '10.88.0.2/24', gateway: '10.88.0.1', interface: 2 }], "host-local's gateway is reported as given");
   t.same((await observeLink(node.ns, 'kpbr0'))?.addr_info.filter((info) => info.family === 'inet'), []);
   t.equal(await observeSysctl(node.ns, '/proc/sys/net/ipv4/ip_forward'), '0');
@@ -131,7 +118,7 @@ t.test('without isGateway the bridge gets no address and forwarding stays off', 
 t.test('a layer 2 attachment (no ipam) brings the container interface up without addresses', { skip }, async (t) => {
   const node = await createNode(t);
   const conf = { cniVersion: '1.0.0', name: 'kpnet', type: 'kubeplug-bridge', bridge: 'kpbr0' };
-  const { container, result } = await attach(t, node, conf);
+  const { container, result } = await attachContainer(t, node, conf);
   const eth0 = await observeLink(container, 'eth0');
   t.ok(eth0?.flags.includes('UP'), 'eth0 is up');
   t.same(eth0?.addr_info.filter((info) => info.scope === 'global'), []);
@@ -144,13 +131,13 @@ t.test('a layer 2 attachment (no ipam) brings the container interface up without
 t.test('disableContainerInterface leaves the container end down', { skip }, async (t) => {
   const node = await createNode(t);
   const conf = { cniVersion: '1.0.0', name: 'kpnet', type: 'kubeplug-bridge', bridge: 'kpbr0', disableContainerInterface: true };
-  const { container } = await attach(t, node, conf);
+  const { container } = await attachContainer(t, node, conf);
   t.notOk((await observeLink(container, 'eth0'))?.flags.includes('UP'));
 });
 
 t.test('the MAC asked for in runtimeConfig is given to the container interface', { skip }, async (t) => {
   const node = await createNode(t);
-  const { container, result } = await attach(t, node, bridgeConf(node, { extra: { runtimeConfig: { mac: '02:42:ac:11:00:99' } } }));
+  const { container, result } = await attachContainer(t, node, bridgeConf(node, { extra: { runtimeConfig: { mac: '02:42:ac:11:00:99' } } }));
   t.equal((await observeLink(container, 'eth0'))?.address, '02:42:ac:11:00:99');
   t.equal(result.interfaces?.[2]?.mac, '02:42:ac:11:00:99');
 });
@@ -158,64 +145,6 @@ t.test('the MAC asked for in runtimeConfig is given to the container interface',
 t.test('dns in the configuration replaces the IPAM DNS in the result', { skip }, async (t) => {
   const node = await createNode(t);
   const dns = { nameservers: ['10.88.0.10'], search: ['example.test'] };
-  const { result } = await attach(t, node, bridgeConf(node, { extra: { dns } }));
+  const { result } = await attachContainer(t, node, bridgeConf(node, { extra: { dns } }));
   t.same(result.dns, dns);
-});
-
-t.test('ipMasq installs the chain upstream names and DEL removes it', { skip }, async (t) => {
-  const node = await createNode(t);
-  const conf = bridgeConf(node, { extra: { ipMasq: true } });
-  const { container } = await attach(t, node, conf, { containerId: 'ctr-masq' });
-  const chain = masqueradeChainName('kpnet', 'ctr-masq');
-  t.equal(chain.length, 28);
-  const comment = '-m comment --comment "name: \\"kpnet\\" id: \\"ctr-masq\\""';
-  t.same(
-    (await observeNat(node.ns)).filter((line) => line.includes(chain)),
-    [`:${chain} - [0:0]`, `-A POSTROUTING -s 10.88.0.2/32 ${comment} -j ${chain}`, `-A ${chain} -d 10.88.0.0/24 ${comment} -j ACCEPT`, `-A ${chain} ! -d 224.0.0.0/4 ${comment} -j MASQUERADE`],
-  );
-  await callPlugin(node, { verb: 'DEL', conf, netns: container.path, containerId: 'ctr-masq' });
-  t.same((await observeNat(node.ns)).filter((line) => line.includes('CNI-')), [], 'no chain and no jump left');
-});
-
-t.test('DEL removes the container interface, its host end and the reservation', { skip }, async (t) => {
-  const node = await createNode(t);
-  const conf = bridgeConf(node);
-  const { container } = await attach(t, node, conf);
-  await callPlugin(node, { verb: 'DEL', conf, netns: container.path });
-  t.equal(await observeLink(container, 'eth0'), undefined, 'eth0 is gone');
-  t.same(await observeVeths(node.ns), [], 'no veth left on the node');
-  t.same(reservedAddresses(node), [], 'the address is released');
-  t.ok(await observeLink(node.ns, 'kpbr0'), 'the shared bridge stays');
-});
-
-t.test('DEL twice succeeds', { skip }, async (t) => {
-  const node = await createNode(t);
-  const conf = bridgeConf(node, { extra: { ipMasq: true } });
-  const { container } = await attach(t, node, conf);
-  await callPlugin(node, { verb: 'DEL', conf, netns: container.path });
-  await t.resolves(callPlugin(node, { verb: 'DEL', conf, netns: container.path }));
-});
-
-t.test('DEL succeeds after the network namespace is gone and still releases the address and the chain', { skip }, async (t) => {
-  const node = await createNode(t);
-  const conf = bridgeConf(node, { extra: { ipMasq: true } });
-  const { container } = await attach(t, node, conf);
-  await container.remove();
-  await t.resolves(callPlugin(node, { verb: 'DEL', conf, netns: container.path }));
-  t.same(reservedAddresses(node), []);
-  t.same((await observeNat(node.ns)).filter((line) => line.includes('CNI-')), []);
-});
-
-t.test('DEL without CNI_NETNS releases the address', { skip }, async (t) => {
-  const node = await createNode(t);
-  const conf = bridgeConf(node);
-  await attach(t, node, conf);
-  await t.resolves(callPlugin(node, { verb: 'DEL', conf }));
-  t.same(reservedAddresses(node), []);
-});
-
-t.test('DEL of an attachment that never existed succeeds', { skip }, async (t) => {
-  const node = await createNode(t);
-  const container = await createNamespace(t, 'pod');
-  await t.resolves(callPlugin(node, { verb: 'DEL', conf: bridgeConf(node, { extra: { ipMasq: true } }), netns: container.path, containerId: 'never-added' }));
 });
