@@ -3,9 +3,10 @@ import { addPod, attempt, caseNamespace, caseNode, networkCopy, podRuntime } fro
 import type { CniSubject } from './cni-subject.js';
 import {
   asResult,
-  checkNoLeftovers,
   checkAttachmentInPlace,
+  checkNoLeftovers,
   checkResultHolds,
+  describeError,
   ipamPlugin,
   isHostLocalLike,
   linkNames,
@@ -13,7 +14,6 @@ import {
   nodeWithNeighbour,
   readLinks,
   snapshotWithState,
-  describeError,
 } from './observe.js';
 
 type Ctx = CaseContext<CniSubject>;
@@ -69,11 +69,8 @@ export function declareAddCases(suite: Suite<CniSubject>): void {
       ctx.require(result !== undefined, { ids: [], what: 'ADD prints a result', expected: 'a result object', got: result ?? 'no result' });
       if ((result.routes ?? []).length === 0) {
         if (isHostLocalLike(list)) {
-          ctx.check(false, {
-            what: 'the result reports the routes the IPAM section asks for',
-            expected: ipamPlugin(list)?.ipam['routes'],
-            got: result.routes ?? '(no routes key)',
-          });
+          // Not this rule's failure, but nothing left to judge it by: the requirement stays not checked.
+          ctx.note(`the result reports none of the routes the IPAM section asks for (${JSON.stringify(ipamPlugin(list)?.ipam['routes'])}), so no route can be held against the container`);
           return;
         }
         ctx.notApplicable('the result reports no routes and the IPAM is not host-local-like, so no route can be asked for');

@@ -220,16 +220,23 @@ export function declareCheckCases(suite: Suite<CniSubject>): void {
       if (stateDir === undefined) ctx.notApplicable('the IPAM keeps no host-local-style store whose reservations a case can remove');
       const added = await addCheckablePod(ctx, list);
       if (!(await checkPassesUntouched(ctx, list, added))) return;
-      const ip = added.result.ips?.[0];
-      ctx.require(ip !== undefined, { ids: [], what: 'the result reports an address', expected: 'an ips entry', got: added.result.ips ?? [] });
-      const file = path.join(stateDir, addressOf(ip.address));
-      const removed = await fs.rm(file).then(
-        () => true,
-        (error: unknown) => (error as Error).message,
-      );
-      ctx.require(removed === true, { ids: [], what: `the reservation file ${file} exists and can be removed`, expected: 'removed', got: removed });
+      const addresses = (added.result.ips ?? []).map((ip) => addressOf(ip.address));
+      ctx.require(addresses.length > 0, { ids: [], what: 'the result reports an address', expected: 'an ips entry', got: added.result.ips ?? [] });
+      // Every reservation of the attachment, so one surviving family cannot stand in for the rest.
+      for (const address of addresses) {
+        const file = path.join(stateDir, address);
+        const removed = await fs.rm(file).then(
+          () => true,
+          (error: unknown) => (error as Error).message,
+        );
+        ctx.require(removed === true, { ids: [], what: `the reservation file ${file} exists and can be removed`, expected: 'removed', got: removed });
+      }
       const check = await checkWith(ctx, list, added, prevResultOf(list, added.result));
-      ctx.check(!check.ok, { what: `CHECK fails after the reservation of ${ip.address} was removed from the IPAM store`, expected: 'a plugin exits non-zero', got: check.answers.map(describeRun) });
+      ctx.check(!check.ok, {
+        what: `CHECK fails after the reservations of ${addresses.join(', ')} were removed from the IPAM store`,
+        expected: 'a plugin exits non-zero',
+        got: check.answers.map(describeRun),
+      });
     },
   });
 }

@@ -7,17 +7,18 @@ import {
   addressOf,
   asResult,
   callList,
-  checkNoLeftovers,
   checkAttachmentInPlace,
+  checkNoLeftovers,
+  describeError,
   describeRun,
   ipamStateDir,
   linkNames,
   nodeWithNeighbour,
+  removePodAndSettle,
   reservationFiles,
   snapshotDiff,
   snapshotWithState,
   type Observable,
-  describeError,
 } from './observe.js';
 
 type Ctx = CaseContext<CniSubject>;
@@ -238,7 +239,7 @@ export function declareDelCases(suite: Suite<CniSubject>): void {
         const pod = await caseNamespace(ctx, 'pod');
         const rt = podRuntime(ctx, pod);
         await addPod(ctx, node, list, rt);
-        await pod.remove();
+        await removePodAndSettle(node, pod);
         const del = await attempt(() => node.invoker.delNetworkList(list, netnsWhenDeleting === 'empty' ? { ...rt, netns: '' } : rt));
         ctx.check(del.ok, {
           ids: netnsWhenDeleting === 'empty' ? ['CNI-DEL-006', 'CNI-DEL-005'] : ['CNI-DEL-006'],

@@ -9,16 +9,17 @@ import {
   assignableAddresses,
   callList,
   checkAttachmentInPlace,
+  describeError,
   describeRun,
   ipamPlugin,
   isHostLocalLike,
   namespaceAt,
   nodeWithNeighbour,
+  removePodAndSettle,
   reservationFiles,
   snapshotDiff,
   snapshotWithState,
   type RawAnswer,
-  describeError,
 } from './observe.js';
 
 type Ctx = CaseContext<CniSubject>;
@@ -53,7 +54,7 @@ export function declareGcStatusCases(suite: Suite<CniSubject>): void {
       const stale = podRuntime(ctx, stalePod);
       const staleResult = asResult(await addPod(ctx, node, list, stale));
       // The container is gone without a DEL: only GC can release what it held.
-      await stalePod.remove();
+      await removePodAndSettle(node, stalePod);
 
       const gc = await gcList(ctx, node, list, [{ containerID: valid.containerId, ifname: valid.ifName }]);
       ctx.check(gc.ok, { ids: ['CNI-GC-001', 'CNI-GC-005'], what: 'GC with only CNI_COMMAND and CNI_PATH succeeds', expected: 'every plugin exits 0', got: gc.answers.map(describeRun) });

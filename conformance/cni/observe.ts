@@ -20,7 +20,7 @@ import {
 import type { CaseContext } from '../framework/index.js';
 import type { CniSubject } from './cni-subject.js';
 import { addPod, caseNamespace, caseNode, invokeRaw, networkCopy, parseJson, podRuntime, snapshotNode, type CaseNode, type NodeSnapshot } from './cni-harness.js';
-import { run, type CommandOutput } from './network-namespaces.js';
+import { run, type CommandOutput, type NetworkNamespace } from './network-namespaces.js';
 
 type Ctx = CaseContext<CniSubject>;
 
@@ -37,6 +37,9 @@ export function namespaceAt(netnsPath: string): Observable {
 /** One link as `ip -j -d link` shows it. */
 export interface LinkState {
   readonly name: string;
+  readonly index: number;
+  /** For a link whose peer lives in another namespace (a veth end): the peer's ifindex there. */
+  readonly peerIndex?: number;
   readonly mac?: string;
   readonly mtu: number;
   readonly kind?: string;
@@ -46,7 +49,10 @@ export interface LinkState {
 /** The links of a namespace. */
 export async function readLinks(ns: Observable): Promise<LinkState[]> {
   const raw = JSON.parse((await ns.exec('ip', ['-j', '-d', 'link', 'show'])).stdout || '[]') as {
+    ifindex: number;
     ifname: string;
+    link_index?: number;
+    link_netnsid?: number;
     address?: string;
     mtu: number;
     master?: string;
@@ -54,6 +60,8 @@ export async function readLinks(ns: Observable): Promise<LinkState[]> {
   }[];
   return raw.map((link) => ({
     name: link.ifname,
+    index: link.ifindex,
+    ...(link.link_netnsid === undefined || link.link_index === undefined ? {} : { peerIndex: link.link_index }),
     mtu: link.mtu,
     ...(link.address === undefined ? {} : { mac: link.address.toLowerCase() }),
     ...(link.linkinfo?.info_kind === undefined ? {} : { kind: link.linkinfo.info_kind }),
@@ -496,6 +504,23 @@ export async function checkAttachmentInPlace(
     });
   }
   return holds;
+}
+
+/**
+ * Deletes a pod's namespace the way a runtime does when the container is
+ * gone, and waits until the kernel (which tears a namespace down in the
+ * background) has also removed the node ends of the veths that led into it,
+ * so that what remains afterwards is the plugin's doing.
+ */
+export async function removePodAndSettle(node: CaseNode, pod: NetworkNamespace, timeoutMs = 15_000): Promise<void> {
+  const peers = new Set((await readLinks(pod)).flatMap((link) => (link.peerIndex === undefined ? [] : [link.peerIndex])));
+  await pod.remove();
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const remaining = (await readLinks(node.namespace)).filter((link) => peers.has(link.index) && link.peerIndex !== undefined);
+    if (remaining.length === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /**

@@ -87,7 +87,7 @@ export async function createAttachmentLinks(options: {
       throw hostCommandFailed(`failed to set up bridge "${config.bridge}" and veth for "${ifName}"`, error);
     }
     // Upstream's "we want to own the routes for this interface": no router advertisements on the node's side.
-    if (bridgeBefore === undefined) await writeOwnSysctlBestEffort(interfaceSysctl('ipv6', config.bridge, 'accept_ra'), '0');
+    await writeOwnSysctlBestEffort(interfaceSysctl('ipv6', config.bridge, 'accept_ra'), '0');
     await writeOwnSysctlBestEffort(interfaceSysctl('ipv6', hostVeth, 'accept_ra'), '0');
     await tagPort(runner, hostVeth, config, bridgeBefore);
     return { hostVeth, bridgeBefore };

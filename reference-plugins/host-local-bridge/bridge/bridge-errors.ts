@@ -14,6 +14,7 @@ export const bridgeErrorCodes = {
   ATTACHMENT_MISMATCH: 102,
 } as const;
 
+/** The name of one of the bridge's own error codes. */
 export type BridgeErrorName = keyof typeof bridgeErrorCodes;
 
 /** A CniError with one of the bridge's own codes. */
