@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { buildConfig, cniEnvironment, convertResult, readCache, writeCache, type NetConfList, type RuntimeConf } from '../../specs/cni/index.js';
 import type { CaseContext, Suite } from '../framework/index.js';
 import { addPod, attempt, caseNamespace, caseNode, networkCopy, podRuntime, type CaseNode } from './cni-harness.js';
@@ -30,6 +32,16 @@ const killPoints = [0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9] as const;
 async function checkInterfaceGone(ctx: Ctx, ids: readonly string[], pod: Observable, rt: RuntimeConf, when: string): Promise<void> {
   const links = await linkNames(pod);
   ctx.check(!links.includes(rt.ifName), { ids, what: `${when}, no ${rt.ifName} is left in the container`, expected: `no ${rt.ifName}`, got: links });
+}
+
+/** Notes what left-behind IPAM state files hold (an empty one is a reservation cut off mid-write). */
+async function noteStateFiles(ctx: Ctx, list: NetConfList, files: readonly string[]): Promise<void> {
+  const stateDir = ipamStateDir(list);
+  if (stateDir === undefined) return;
+  for (const file of files) {
+    const content = await fs.readFile(path.join(stateDir, file), 'utf8').catch((error: unknown) => `(unreadable: ${(error as Error).message})`);
+    ctx.note(`left-behind state file ${file} holds ${JSON.stringify(content)}`);
+  }
 }
 
 /**
@@ -142,6 +154,7 @@ export function declareDelCases(suite: Suite<CniSubject>): void {
 
       const pod = await caseNamespace(ctx, 'pod');
       const rt = podRuntime(ctx, pod);
+      const beforeAdd = await snapshotWithState(node, list);
       await addPod(ctx, node, list, rt);
       await pod.exec('ip', ['link', 'del', rt.ifName]);
       const delGone = await attempt(() => node.invoker.delNetworkList(list, rt));
@@ -154,7 +167,7 @@ export function declareDelCases(suite: Suite<CniSubject>): void {
       checkNoLeftovers(ctx, {
         ids: ['CNI-DEL-002'],
         what: 'DEL of an attachment whose interface was already gone still releases its address and host side',
-        before,
+        before: beforeAdd,
         after: await snapshotWithState(node, list),
       });
     },
@@ -234,8 +247,8 @@ export function declareDelCases(suite: Suite<CniSubject>): void {
     async run(ctx: Ctx) {
       const list = networkCopy(ctx);
       const { node } = await nodeWithNeighbour(ctx, list);
-      const before = await snapshotWithState(node, list);
       for (const netnsWhenDeleting of ['the deleted path', 'empty'] as const) {
+        const before = await snapshotWithState(node, list);
         const pod = await caseNamespace(ctx, 'pod');
         const rt = podRuntime(ctx, pod);
         await addPod(ctx, node, list, rt);
@@ -364,7 +377,10 @@ export function declareDelCases(suite: Suite<CniSubject>): void {
           got: del.ok ? 'ok' : describeError(del.error),
         });
         await checkInterfaceGone(ctx, ['CNI-DEL-001'], pod, rt, `after DEL of an ADD ${label}`);
-        checkNoLeftovers(ctx, { ids: ['CNI-DEL-002'], what: `DEL of an ADD ${label} leaves the node as before`, before, after: await snapshotWithState(node, list) });
+        const after = await snapshotWithState(node, list);
+        if (!checkNoLeftovers(ctx, { ids: ['CNI-DEL-002'], what: `DEL of an ADD ${label} leaves the node as before`, before, after })) {
+          await noteStateFiles(ctx, list, reservationFiles(after).filter((file) => !before.stateFiles.includes(file)));
+        }
       }
     },
   });

@@ -131,10 +131,12 @@ export function loadHostLocalConfig(conf: NetConf, cniArgs: readonly (readonly [
   const runtimeConfig = isObject(conf.runtimeConfig) ? conf.runtimeConfig : {};
   const cniArgsInConfig = isObject(conf.args) && isObject(conf.args['cni']) ? conf.args['cni'] : {};
 
-  // Upstream's request order: CNI_ARGS, then args.cni.ips, then runtimeConfig.ips; one address is asked for once.
+  // A key given in args wins over the same key in CNI_ARGS (CONVENTIONS.md; CNI-CONV-021), where upstream
+  // host-local asks for both; then runtimeConfig.ips; one address is asked for once.
+  const fromArgs = requestedFromList(cniArgsInConfig['ips'], 'args.cni.ips');
   const requested: RequestedAddress[] = [
-    ...(envArgs.ip === undefined ? [] : [{ ip: envArgs.ip, source: 'CNI_ARGS IP' }]),
-    ...requestedFromList(cniArgsInConfig['ips'], 'args.cni.ips'),
+    ...(envArgs.ip === undefined || fromArgs.length > 0 ? [] : [{ ip: envArgs.ip, source: 'CNI_ARGS IP' }]),
+    ...fromArgs,
     ...requestedFromList(runtimeConfig['ips'], 'runtimeConfig.ips'),
   ].filter((request, index, all) => all.findIndex((other) => sameIp(other.ip, request.ip)) === index);
 

@@ -59,15 +59,20 @@ t.test('routes, dataDir, dns and resolvConf are read from the ipam section', asy
   t.same(config.routes, [{ dst: '0.0.0.0/0' }, { dst: '2001:db8::/32', gw: '2001:db8::1', mtu: 1400 }]);
 });
 
-t.test('requested addresses come from CNI_ARGS, args.cni.ips and runtimeConfig.ips, each once', async (t) => {
+t.test('requested addresses come from args.cni.ips (which overrides CNI_ARGS IP) and runtimeConfig.ips, each once', async (t) => {
   const config = loadHostLocalConfig(
     conf({ subnet: '10.1.0.0/24' }, { args: { cni: { ips: ['10.1.0.7/24', '2001:db8::7'] } }, runtimeConfig: { ips: ['10.1.0.9', '10.1.0.5'] } }),
     [['IP', '10.1.0.5']],
   );
   t.same(
     config.requestedAddresses.map((requested) => `${formatIp(requested.ip)} ${requested.source}`),
-    ['10.1.0.5 CNI_ARGS IP', '10.1.0.7 args.cni.ips[0]', '2001:db8::7 args.cni.ips[1]', '10.1.0.9 runtimeConfig.ips[0]'],
+    ['10.1.0.7 args.cni.ips[0]', '2001:db8::7 args.cni.ips[1]', '10.1.0.9 runtimeConfig.ips[0]', '10.1.0.5 runtimeConfig.ips[1]'],
   );
+});
+
+t.test('CNI_ARGS IP is read when args carries no ips', async (t) => {
+  const config = loadHostLocalConfig(conf({ subnet: '10.1.0.0/24' }), [['IP', '10.1.0.5']]);
+  t.same(config.requestedAddresses.map((requested) => `${formatIp(requested.ip)} ${requested.source}`), ['10.1.0.5 CNI_ARGS IP']);
 });
 
 t.test('CNI_ARGS keys host-local does not read are refused unless IgnoreUnknown is true', async (t) => {
