@@ -76,7 +76,7 @@ function decide(
     return { status: 'not-checked', reason: 'no case checks this requirement yet' };
   }
   const failed = results.filter((result) => result.outcome === 'fail' && result.failedIds.includes(requirement.id));
-  if (failed.length > 0) return { status: 'fail', reason: joinReasons(failed) };
+  if (failed.length > 0) return { status: 'fail', reason: failedChecksOf(requirement.id, failed) };
   const errored = results.filter((result) => result.outcome === 'error');
   if (errored.length > 0) return { status: 'error', reason: joinReasons(errored) };
   const skipped = results.filter((result) => result.outcome === 'skipped');
@@ -88,6 +88,14 @@ function decide(
     return { status: 'not-checked', reason: `no check of it was recorded by: ${unchecked.map((result) => result.title).join('; ')}` };
   }
   return { status: 'not-applicable', reason: joinReasons(results) };
+}
+
+/** What failed for this requirement alone, so a case judging many rules does not smear its reasons over all of them. */
+function failedChecksOf(id: string, results: readonly CaseResult[]): string {
+  const whats = results.flatMap((result) =>
+    result.evidence.flatMap((item) => (item.kind === 'check' && !item.passed && item.ids.includes(id) ? [item.what] : [])),
+  );
+  return whats.length > 0 ? [...new Set(whats)].join('; ') : joinReasons(results);
 }
 
 function joinReasons(results: readonly CaseResult[]): string {
