@@ -72,8 +72,11 @@ export async function connectCniSubject(options: ConnectCniOptions): Promise<Cni
     } catch (error) {
       throw new CniSubjectError(`--cni-path: ${(error as Error).message}`);
     }
+    // A plugin whose VERSION fails is still certified (the VERSION cases judge that failure) at the one
+    // version its configuration names; the identity records what went wrong.
     const info = await invoker.versionInfo(type, version).catch((error: unknown) => {
-      throw new CniSubjectError(`plugin ${type} does not answer VERSION: ${(error as Error).message}`);
+      identity[`${type}.versionProblem`] = (error as Error).message;
+      return { cniVersion: version, supportedVersions: [version] };
     });
     identity[`${type}.supportedVersions`] = info.supportedVersions;
     supported = supported === undefined ? info.supportedVersions : supported.filter((v) => info.supportedVersions.includes(v));
