@@ -10,6 +10,7 @@ import {
   isCniVersion,
   loadNetworkConfig,
   type NetConfList,
+  type VersionResult,
 } from '../../specs/cni/index.js';
 import type { Subject } from '../framework/index.js';
 
@@ -74,7 +75,7 @@ export async function connectCniSubject(options: ConnectCniOptions): Promise<Cni
     }
     // A plugin whose VERSION fails is still certified (the VERSION cases judge that failure) at the one
     // version its configuration names; the identity records what went wrong.
-    const info = await invoker.versionInfo(type, version).catch((error: unknown) => {
+    const info: VersionResult = await invoker.versionInfo(type, version).catch((error: unknown) => {
       identity[`${type}.versionProblem`] = (error as Error).message;
       return { cniVersion: version, supportedVersions: [version] };
     });
