@@ -3,7 +3,8 @@
 // Debian's upstream bridge + host-local, measured in the same run, in network
 // namespaces this benchmark creates and removes. Needs root and a build.
 // Prints medians, p99s, concurrent-ADD wall times and ratios ours/upstream.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,8 +22,18 @@ if (process.getuid?.() !== 0) {
 
 const subjects = [
   { label: 'upstream bridge+host-local', cniPath: ['/usr/lib/cni'], main: 'bridge', ipam: 'host-local' },
-  { label: 'kubeplug-bridge+kubeplug-host-local', cniPath: [path.join(root, 'dist/cni-bin')], main: 'kubeplug-bridge', ipam: 'kubeplug-host-local' },
+  { label: 'kubeplug, standalone (no agent)', cniPath: [path.join(root, 'dist/cni-bin')], main: 'kubeplug-bridge', ipam: 'kubeplug-host-local' },
+  { label: 'kubeplug, node agent', cniPath: [path.join(root, 'dist/cni-bin')], main: 'kubeplug-bridge', ipam: 'kubeplug-host-local', agent: true },
 ];
+const agentEntry = path.join(root, 'dist/reference-plugins/host-local-bridge/node-agent/kubeplug-cni-agent.js');
+
+/** Starts kubeplug-cni-agent in the node namespace; resolves once it serves. */
+async function startAgent(nodePath, dir) {
+  const child = spawn('nsenter', [`--net=${nodePath}`, process.execPath, agentEntry, '--dir', dir], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const [line] = await once(child.stdout, 'data');
+  if (!String(line).includes('serving')) throw new Error(`agent did not start: ${line}`);
+  return child;
+}
 
 const quantile = (values, q) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -32,6 +43,7 @@ const quantile = (values, q) => {
 async function measure(subject) {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'kp-bench-'));
   const namespaces = [];
+  let agent;
   const made = async (role) => {
     const ns = await createNetworkNamespace(uniqueNetnsName(role));
     namespaces.push(ns);
@@ -39,7 +51,10 @@ async function measure(subject) {
   };
   try {
     const node = await made('bnode');
-    const invoker = new CniInvoker({ cniPath: subject.cniPath, cacheDir: path.join(scratch, 'cache'), exec: { wrapper: ['nsenter', `--net=${node.path}`] } });
+    const agentDir = path.join(scratch, 'agent');
+    if (subject.agent) agent = await startAgent(node.path, agentDir);
+    const exec = { wrapper: ['nsenter', `--net=${node.path}`], env: { KUBEPLUG_CNI_AGENT_DIR: agentDir } };
+    const invoker = new CniInvoker({ cniPath: subject.cniPath, cacheDir: path.join(scratch, 'cache'), exec });
     const list = {
       cniVersion: '1.0.0',
       name: 'kp-bench',
@@ -70,6 +85,10 @@ async function measure(subject) {
     }
     return { add, del, concurrent };
   } finally {
+    if (agent !== undefined && agent.exitCode === null) {
+      agent.kill('SIGTERM');
+      await once(agent, 'exit');
+    }
     for (const ns of namespaces.reverse()) await ns.remove().catch(() => {});
     fs.rmSync(scratch, { recursive: true, force: true });
   }
@@ -89,11 +108,12 @@ for (const subject of subjects) {
     `${subject.label.padEnd(38)} ADD median ${quantile(r.add, 0.5).toFixed(1)} ms p99 ${quantile(r.add, 0.99).toFixed(1)} ms | DEL median ${quantile(r.del, 0.5).toFixed(1)} ms p99 ${quantile(r.del, 0.99).toFixed(1)} ms | 10 concurrent ADDs ${r.concurrent[10].toFixed(0)} ms, 100 concurrent ADDs ${r.concurrent[100].toFixed(0)} ms`,
   );
 }
-if (results.length === 2) {
-  const [upstream, ours] = results.map((x) => x.r);
+const upstream = results.find((x) => x.subject.main === 'bridge')?.r;
+for (const { subject, r: ours } of results) {
+  if (upstream === undefined || subject.main === 'bridge') continue;
   const ratio = (a, b) => (a / b).toFixed(2);
   console.log(
-    `ratio ours/upstream: ADD median ${ratio(quantile(ours.add, 0.5), quantile(upstream.add, 0.5))}x, DEL median ${ratio(quantile(ours.del, 0.5), quantile(upstream.del, 0.5))}x, ` +
+    `ratio ${subject.label} / upstream: ADD median ${ratio(quantile(ours.add, 0.5), quantile(upstream.add, 0.5))}x, DEL median ${ratio(quantile(ours.del, 0.5), quantile(upstream.del, 0.5))}x, ` +
       `ADD p99 ${ratio(quantile(ours.add, 0.99), quantile(upstream.add, 0.99))}x, 10 concurrent ${ratio(ours.concurrent[10], upstream.concurrent[10])}x, 100 concurrent ${ratio(ours.concurrent[100], upstream.concurrent[100])}x (target: ADD and DEL medians at most 1.5x)`,
   );
 }

@@ -1,8 +1,12 @@
 #!/usr/bin/env node
 // After tsc: makes the CNI reference plugins runnable as CNI executables.
-// dist/cni-bin/<type> links to the plugin's compiled entry, so CNI_PATH can
-// point at dist/cni-bin (Node resolves the link to the .js file, so it loads
-// as an ES module), and every entry gets its executable bit.
+// dist/cni-bin/<type> is the exec shim (node-agent/cni-exec-shim.c, our own
+// C, compiled here when a C compiler is present): it hands calls to a
+// kubeplug-cni-agent when one serves the caller's network namespace and
+// otherwise execs the plugin's Node entry. Without a compiler it is a link
+// to that entry (Node resolves the link to the .js file, so it loads as an
+// ES module). Every entry gets its executable bit.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,14 +21,28 @@ const plugins = {
   'kubeplug-host-local': 'reference-plugins/host-local-bridge/host-local/kubeplug-host-local.js',
 };
 
+const shimSource = path.join(root, 'reference-plugins/host-local-bridge/node-agent/cni-exec-shim.c');
+const compiler = ['cc', 'gcc'].find((name) => spawnSync(name, ['--version'], { stdio: 'ignore' }).status === 0);
+
+/** Compiles the exec shim for one plugin type; false (with the reason on stderr) when it cannot. */
+function compileShim(type, target, output) {
+  if (compiler === undefined || process.env.KUBEPLUG_CNI_SHIM === 'off') return false;
+  const defines = [`-DKUBEPLUG_PLUGIN="${type}"`, `-DKUBEPLUG_FALLBACK="${path.relative(cniBin, target)}"`];
+  const run = spawnSync(compiler, ['-O2', '-Wall', '-Wextra', '-Werror', ...defines, '-o', output, shimSource], { encoding: 'utf8' });
+  if (run.status === 0) return true;
+  process.stderr.write(`postbuild: cannot compile the CNI exec shim for ${type}, linking the Node entry instead:\n${run.stderr ?? run.error}\n`);
+  fs.rmSync(output, { force: true });
+  return false;
+}
+
 fs.mkdirSync(cniBin, { recursive: true });
 for (const [type, entry] of Object.entries(plugins)) {
   const target = path.join(dist, entry);
-  const link = path.join(cniBin, type);
-  fs.rmSync(link, { force: true });
+  const executable = path.join(cniBin, type);
+  fs.rmSync(executable, { force: true });
   if (!fs.existsSync(target)) continue; // not built yet (the plugin lands later)
   fs.chmodSync(target, 0o755);
-  fs.symlinkSync(path.relative(cniBin, target), link);
+  if (!compileShim(type, target, executable)) fs.symlinkSync(path.relative(cniBin, target), executable);
 }
 // Each broken CNI fixture is one name for the same executable, which reads its defect from that name.
 const fixtureEntry = path.join(dist, 'conformance/fixtures/cni/broken-plugin.js');
@@ -37,7 +55,7 @@ if (fs.existsSync(fixtureEntry) && fs.existsSync(defectsModule)) {
   const { cniDefects } = await import(defectsModule);
   for (const defect of cniDefects) fs.symlinkSync(path.relative(fixtureBin, fixtureEntry), path.join(fixtureBin, defect.name));
 }
-for (const entry of ['runner/cli.js', 'conformance/fixtures/csi-identity/serve-fixture.js']) {
+for (const entry of ['runner/cli.js', 'conformance/fixtures/csi-identity/serve-fixture.js', 'reference-plugins/host-local-bridge/node-agent/kubeplug-cni-agent.js']) {
   const file = path.join(dist, entry);
   if (fs.existsSync(file)) fs.chmodSync(file, 0o755);
 }

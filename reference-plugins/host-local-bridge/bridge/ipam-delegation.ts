@@ -9,6 +9,7 @@ import type { CniVerb } from '../../../specs/cni/versions.js';
 import { bridgeError, invalidConfig } from './bridge-errors.js';
 import type { CommandRunner } from './command-runner.js';
 import { parseCidr } from './ip-address.js';
+import { isOwnHostLocal, runOwnHostLocal } from './own-ipam.js';
 
 /**
  * The IPAM plugin named by `ipam.type`, run as CNI's delegation protocol
@@ -16,6 +17,7 @@ import { parseCidr } from './ip-address.js';
  * the environment and stdin this plugin received (only CNI_COMMAND varies),
  * its stderr passed on to ours. Every verb is as idempotent as the IPAM
  * plugin makes it; DEL of an unknown attachment succeeds for host-local.
+ * Our own kubeplug-host-local runs in this process instead (see own-ipam.ts).
  */
 export class IpamDelegate {
   readonly #type: string;
@@ -85,8 +87,9 @@ export class IpamDelegate {
     const env: Record<string, string> = {};
     for (const [key, value] of Object.entries(this.#request.env)) if (value !== undefined) env[key] = value;
     env['CNI_COMMAND'] = verb;
-    const run = await runPluginProcess(pluginPath, env, this.#request.stdin);
-    this.#runner.record({ argv: [pluginPath, `(CNI_COMMAND=${verb})`], durationMs: run.durationMs, exitCode: run.exitCode });
+    const inProcess = await isOwnHostLocal(pluginPath);
+    const run = inProcess ? await runOwnHostLocal(env, this.#request.stdin) : await runPluginProcess(pluginPath, env, this.#request.stdin);
+    this.#runner.record({ argv: [pluginPath, `(CNI_COMMAND=${verb}${inProcess ? ', in process' : ''})`], durationMs: run.durationMs, exitCode: run.exitCode });
     if (run.stderr !== '') process.stderr.write(run.stderr);
     if (run.exitCode !== 0) throw pluginFailure(pluginPath, run);
     if (run.stdout.trim() === '') return undefined;
