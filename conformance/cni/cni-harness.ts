@@ -15,6 +15,7 @@ import {
 import type { CaseContext } from '../framework/index.js';
 import type { CniSubject } from './cni-subject.js';
 import { createNetworkNamespace, uniqueNetnsName, type NetworkNamespace } from './network-namespaces.js';
+import { startNodeAgent } from './node-agent.js';
 
 type Ctx = CaseContext<CniSubject>;
 
@@ -54,9 +55,14 @@ export interface CaseNode {
   readonly invoker: CniInvoker;
 }
 
-/** Creates a node namespace and an invoker whose plugins run inside it, recording every invocation as evidence. */
+/**
+ * Creates a node namespace (with the subject's node agent running in it,
+ * when it has one) and an invoker whose plugins run inside it, recording
+ * every invocation as evidence.
+ */
 export async function caseNode(ctx: Ctx, role = 'node'): Promise<CaseNode> {
   const namespace = await caseNamespace(ctx, role);
+  if (ctx.subject.nodeAgent !== undefined) await startNodeAgent(ctx, namespace, ctx.subject.nodeAgent);
   const invoker = new CniInvoker({
     cniPath: ctx.subject.cniPath,
     cacheDir: path.join(ctx.subject.runDir, `cache-${namespace.name}`),

@@ -27,6 +27,8 @@ export interface CniSubject extends Subject {
   readonly runDir: string;
   /** Deadline of one plugin invocation. */
   readonly invocationTimeoutMs: number;
+  /** A resident per-node process the plugins need, started in every node namespace a case makes (see node-agent.ts). */
+  readonly nodeAgent?: readonly string[];
   close(): void;
 }
 
@@ -45,6 +47,8 @@ export interface ConnectCniOptions {
   /** Certify at this version instead of the configuration's. */
   readonly cniVersion?: string;
   readonly invocationTimeoutMs?: number;
+  /** argv of the node agent to run in each node namespace. */
+  readonly nodeAgent?: readonly string[];
 }
 
 /**
@@ -94,6 +98,7 @@ export async function connectCniSubject(options: ConnectCniOptions): Promise<Cni
     );
   }
   identity['certifiedVersion'] = version;
+  if (options.nodeAgent !== undefined) identity['nodeAgent'] = options.nodeAgent.join(' ');
 
   const capabilities = new Set<string>();
   if (atLeast(version, '0.4.0')) capabilities.add('verb.CHECK');
@@ -113,6 +118,7 @@ export async function connectCniSubject(options: ConnectCniOptions): Promise<Cni
     supportedVersions,
     runDir,
     invocationTimeoutMs: options.invocationTimeoutMs ?? 30_000,
+    ...(options.nodeAgent === undefined ? {} : { nodeAgent: options.nodeAgent }),
     close: () => rmSync(runDir, { recursive: true, force: true }),
   };
 }

@@ -107,7 +107,11 @@ export function certifyCommand(io: CommandIo) {
               .option('cni-path', { type: 'string', array: true, demandOption: true, describe: 'Folder(s) holding the plugin executables (repeatable, or colon-separated)' })
               .option('conf', { type: 'string', demandOption: true, describe: 'Network configuration: a .conflist or a single-plugin .conf file' })
               .option('cni-version', { type: 'string', describe: 'Certify at this spec version instead of the configuration\'s' })
-              .option('invocation-timeout', { type: 'number', default: 30, describe: 'Deadline of one plugin invocation, in seconds' }),
+              .option('invocation-timeout', { type: 'number', default: 30, describe: 'Deadline of one plugin invocation, in seconds' })
+              .option('node-agent', {
+                type: 'string',
+                describe: 'Command (words split on blanks) of a resident per-node process the plugins need; run in every node namespace the suite makes, ready at its first stdout line, stopped with SIGTERM',
+              }),
           handler: async (argv) => {
             const [{ certifyInterface }, { createCniSuite, connectCniSubject, CniSubjectError }, { cniSpecVersion }] = await Promise.all([
               import('../certify-interface.js'),
@@ -119,6 +123,8 @@ export function certifyCommand(io: CommandIo) {
             }
             const cniPath = argv['cni-path'].flatMap((entry) => entry.split(':')).filter((dir) => dir !== '');
             const cniVersion = argv['cni-version'];
+            const nodeAgent = argv['node-agent']?.split(/\s+/).filter((word) => word !== '');
+            if (nodeAgent !== undefined && nodeAgent.length === 0) throw new UsageError('--node-agent: the command is empty');
             const { exitCode } = await certifyInterface({
               iface: 'cni',
               specVersion: cniSpecVersion,
@@ -130,6 +136,7 @@ export function certifyCommand(io: CommandIo) {
                     confFile: argv.conf,
                     ...(cniVersion === undefined ? {} : { cniVersion }),
                     invocationTimeoutMs: argv['invocation-timeout'] * 1000,
+                    ...(nodeAgent === undefined ? {} : { nodeAgent }),
                   });
                 } catch (error) {
                   if (error instanceof CniSubjectError) throw new UsageError(error.message);

@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process';
 /** One subprocess an invocation ran: what, how long, how it ended. */
 export interface CommandRecord {
   readonly argv: readonly string[];
+  /** When it started, in ms since the invocation's runner was made. */
+  readonly startMs?: number;
   readonly durationMs: number;
   readonly exitCode: number | null;
 }
@@ -43,6 +45,11 @@ export class CommandRunner {
   /** Milliseconds since the process started when this invocation's work began (Node start and module loading before it). */
   readonly #startedAt = performance.now();
 
+  /** Milliseconds since this invocation's work began. */
+  elapsed(): number {
+    return performance.now() - this.#startedAt;
+  }
+
   constructor(options: { path?: string } = {}) {
     this.#path = options.path ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
   }
@@ -52,6 +59,7 @@ export class CommandRunner {
     const [command, ...args] = argv;
     if (command === undefined) return Promise.reject(new Error('empty command'));
     const started = performance.now();
+    const startMs = started - this.#startedAt;
     return new Promise((resolve, reject) => {
       const child = spawn(command, args, { env: { PATH: this.#path, LC_ALL: 'C' }, stdio: ['pipe', 'pipe', 'pipe'] });
       const stdout: Buffer[] = [];
@@ -62,11 +70,11 @@ export class CommandRunner {
         // A command may exit before reading its input; its exit status says why.
       });
       child.once('error', (error) => {
-        this.record({ argv, durationMs: performance.now() - started, exitCode: null });
+        this.record({ argv, startMs, durationMs: performance.now() - started, exitCode: null });
         reject(new CommandError({ argv, exitCode: null, stdout: '', stderr: error.message, cause: error }));
       });
       child.once('close', (exitCode) => {
-        this.record({ argv, durationMs: performance.now() - started, exitCode });
+        this.record({ argv, startMs, durationMs: performance.now() - started, exitCode });
         const output = { stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') };
         if (exitCode === 0) resolve(output);
         else reject(new CommandError({ argv, exitCode, ...output }));
@@ -83,8 +91,8 @@ export class CommandRunner {
   /** The trace as text, one command per line. */
   describe(): string {
     const total = this.records.reduce((sum, entry) => sum + entry.durationMs, 0);
-    const lines = this.records.map((entry) => `  ${entry.durationMs.toFixed(1)} ms  exit ${entry.exitCode}  ${entry.argv.join(' ')}`);
-    const timing = `handler began ${this.#startedAt.toFixed(1)} ms after process start, ended at ${performance.now().toFixed(1)} ms`;
+    const lines = this.records.map((entry) => `  ${entry.startMs === undefined ? '' : `at ${entry.startMs.toFixed(1)} ms: `}${entry.durationMs.toFixed(1)} ms  exit ${entry.exitCode}  ${entry.argv.join(' ')}`);
+    const timing = `handler began ${this.#startedAt.toFixed(1)} ms after process start, took ${this.elapsed().toFixed(1)} ms`;
     return `kubeplug-bridge: ${this.records.length} subprocesses, ${total.toFixed(1)} ms; ${timing}\n${lines.join('\n')}\n`;
   }
 }

@@ -24,12 +24,22 @@ const maxRequestBytes = 64 * 1024 * 1024;
  * state between calls (everything lives in the kernel and the IPAM data
  * directory), so killing and restarting it loses nothing; while it is down
  * the shims run the plugins standalone.
+ *
+ * A call outlives its shim: when the runtime kills a plugin mid-ADD, the
+ * agent finishes the ADD. So calls of one plugin type for one attachment
+ * (network, container, interface) run one at a time in arrival order, and
+ * the DEL a runtime sends after a failed ADD always sees the whole ADD and
+ * removes all of it. The plugin type is part of the key because a call may
+ * wait on another one for the same attachment: the bridge's IPAM call comes
+ * back through a shim when the IPAM plugin is a wrapper of ours.
  */
 export class CniNodeAgent {
   readonly #options: CniNodeAgentOptions;
   readonly #server: net.Server;
   readonly #inode = netnsInode('self');
   #socketPath: string | undefined;
+  /** The last call queued per attachment key; an entry leaves when its queue drains. */
+  readonly #queues = new Map<string, Promise<unknown>>();
 
   constructor(options: CniNodeAgentOptions) {
     this.#options = options;
@@ -100,7 +110,10 @@ export class CniNodeAgent {
   async #answer(request: AgentRequest): Promise<AgentResponse> {
     const started = performance.now();
     const plugin = this.#options.plugins[request.pluginType];
-    const response = plugin === undefined ? refusal(`this agent does not run plugin type "${request.pluginType}"`) : this.#sameNamespace(request.callerPid) ?? (await dispatch(plugin, request));
+    const response =
+      plugin === undefined
+        ? refusal(`this agent does not run plugin type "${request.pluginType}"`)
+        : (this.#sameNamespace(request.callerPid) ?? (await this.#inTurn(attachmentKey(request), () => dispatch(plugin, request))));
     const verb = request.env['CNI_COMMAND'] ?? '';
     this.#log(`${request.pluginType} ${verb} container=${request.env['CNI_CONTAINERID'] ?? ''} pid=${request.callerPid} exit=${response.exitCode} ${(performance.now() - started).toFixed(1)}ms`);
     return response;
@@ -117,9 +130,34 @@ export class CniNodeAgent {
     return inode === this.#inode ? undefined : refusal(`the caller runs in another network namespace (inode ${inode}, the agent serves ${this.#inode})`);
   }
 
+  /** Runs `work` after every earlier call with the same key has finished. */
+  async #inTurn<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.#queues.get(key) ?? Promise.resolve();
+    const mine = previous.then(work, work);
+    const settled = mine.catch(() => undefined);
+    this.#queues.set(key, settled);
+    try {
+      return await mine;
+    } finally {
+      if (this.#queues.get(key) === settled) this.#queues.delete(key);
+    }
+  }
+
   #log(line: string): void {
     this.#options.log?.(line);
   }
+}
+
+/** Which plugin and attachment a call is about: type, network name, container ID and interface (verbs without a container share one key per network). */
+function attachmentKey(request: AgentRequest): string {
+  let network = '';
+  try {
+    const name = (JSON.parse(request.stdin) as { name?: unknown }).name;
+    if (typeof name === 'string') network = name;
+  } catch {
+    // Undecodable configurations fail in dispatch; they need no ordering.
+  }
+  return JSON.stringify([request.pluginType, network, request.env['CNI_CONTAINERID'] ?? '', request.env['CNI_IFNAME'] ?? '']);
 }
 
 function refusal(msg: string): AgentResponse {
