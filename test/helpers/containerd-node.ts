@@ -54,10 +54,11 @@ export interface NodeLeftovers {
 /**
  * A containerd with the CRI plugin, isolated from the machine: it runs in a
  * network namespace of its own (so CNI puts bridges and host-side veths
- * there), in a private mount namespace with fresh tmpfs on /run and
- * /var/lib (so shim sockets, runc state, pod netns mounts and libcni's result
- * cache never reach the machine's), with root, state and socket in a
- * temporary folder and pod cgroups under one parent of its own.
+ * there), in a private mount namespace (so snapshot and pod netns mounts
+ * never reach the machine's mount table) with fresh tmpfs on /run and
+ * /var/lib (so shim sockets, runc state and libcni's result cache never
+ * reach the machine's disk), with root, state and socket in a temporary
+ * folder and pod cgroups under one parent of its own.
  */
 export interface ContainerdNode {
   readonly dir: string;
@@ -86,7 +87,7 @@ export interface ContainerdNode {
 }
 
 /** The executable `command` resolves to on PATH, or undefined. */
-export function findOnPath(command: string): string | undefined {
+function findOnPath(command: string): string | undefined {
   for (const dir of (process.env['PATH'] ?? '').split(':')) {
     if (dir === '') continue;
     const candidate = path.join(dir, command);
@@ -189,8 +190,16 @@ function hasExited(child: ChildProcess): boolean {
 
 async function exitsWithin(child: ChildProcess, ms: number): Promise<boolean> {
   if (hasExited(child)) return true;
-  const exited = once(child, 'exit').then(() => true);
-  return Promise.race([exited, sleep(ms).then(() => hasExited(child))]);
+  // Cancelled once the race is decided: a pending timer would hold the test process open.
+  const timer = new AbortController();
+  const exited = once(child, 'exit', { signal: timer.signal }).then(() => true);
+  const timedOut = sleep(ms, undefined, { signal: timer.signal }).then(() => hasExited(child));
+  try {
+    return await Promise.race([exited, timedOut]);
+  } finally {
+    timer.abort();
+    await Promise.allSettled([exited, timedOut]);
+  }
 }
 
 /** SIGTERM, then SIGKILL after `graceMs`, to the one process this helper started. */

@@ -185,7 +185,7 @@ t.test("the bridge and the host-side veth are in the node's network namespace an
 t.test("the pod answers a ping from the node's namespace across the bridge", { skip: skip ?? false }, async (t) => {
   const { ip } = requireSandbox();
   const { stdout } = await requireNode().netns.exec(debianBusybox, ['ping', '-c', '1', '-w', '5', ip]);
-  t.match(stdout, /1 packets received/);
+  t.match(stdout, /1 packets received/, 'one echo reply came back');
 });
 
 t.test("StopPodSandbox runs CNI DEL: the reservation is released and the veth and the pod's network namespace are gone", { skip: skip ?? false }, async (t) => {
@@ -213,14 +213,14 @@ t.test('RemovePodSandbox removes the stopped sandbox: its status is NOT_FOUND af
   const { id } = requireSandbox();
   await callUnary(node.runtime, node.runtime.removePodSandbox, { podSandboxId: id }, inSeconds(60));
   sandboxRemoved = true;
-  await t.rejects(callUnary(node.runtime, node.runtime.podSandboxStatus, { podSandboxId: id, verbose: false }, inSeconds(10)), { code: 'NOT_FOUND' });
+  await t.rejects(callUnary(node.runtime, node.runtime.podSandboxStatus, { podSandboxId: id, verbose: false }, inSeconds(10)), { code: 'NOT_FOUND' }, 'PodSandboxStatus fails with NOT_FOUND');
   t.same(reservedAddresses(), [], 'no reservation came back');
 });
 
 t.test('stopping the node leaves no process, mount, cgroup, namespace or folder behind', { skip: skip ?? false }, async (t) => {
   const node = requireNode();
   t.same(await node.stop(), [], 'every cleanup step succeeded');
-  t.same(node.leftovers(), { processes: [], mounts: [], cgroups: [], networkNamespace: false, folder: false });
+  t.same(node.leftovers(), { processes: [], mounts: [], cgroups: [], networkNamespace: false, folder: false }, 'nothing of the node is left');
   const machineLinks = parseIpJson((await execFileAsync('ip', ['-j', 'link', 'show'])).stdout).map((link) => link.ifname);
   t.notOk(machineLinks.includes(bridgeName), `no ${bridgeName} in the machine's namespace`);
 });
