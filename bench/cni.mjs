@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // CNI ADD and DEL latency of kubeplug-bridge + kubeplug-host-local against
 // Debian's upstream bridge + host-local, measured in the same run, in network
-// namespaces this benchmark creates and removes. Needs root and a build.
+// namespaces this benchmark creates and removes, the subjects interleaved
+// call by call. Needs root and a build.
 // Prints medians, p99s, concurrent-ADD wall times and ratios ours/upstream.
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -40,70 +41,85 @@ const quantile = (values, q) => {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 };
 
-async function measure(subject) {
-  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'kp-bench-'));
-  const namespaces = [];
-  let agent;
+/** A subject's node: its namespace, agent (if any), invoker, network and 100 pod namespaces. */
+async function prepare(subject, scratchRoot) {
+  const scratch = fs.mkdtempSync(path.join(scratchRoot, 's-'));
   const made = async (role) => {
     const ns = await createNetworkNamespace(uniqueNetnsName(role));
     namespaces.push(ns);
     return ns;
   };
+  const node = await made('bnode');
+  const agentDir = path.join(scratch, 'agent');
+  if (subject.agent) agents.push(await startAgent(node.path, agentDir));
+  const exec = { wrapper: ['nsenter', `--net=${node.path}`], env: { KUBEPLUG_CNI_AGENT_DIR: agentDir } };
+  const invoker = new CniInvoker({ cniPath: subject.cniPath, cacheDir: path.join(scratch, 'cache'), exec });
+  const list = {
+    cniVersion: '1.0.0',
+    name: 'kp-bench',
+    plugins: [{ type: subject.main, bridge: 'kpbench0', isGateway: true, ipam: { type: subject.ipam, dataDir: path.join(scratch, 'ipam'), ranges: [[{ subnet: '10.77.0.0/16' }]] } }],
+  };
+  const pods = [];
+  for (let i = 0; i < 100; i += 1) pods.push(await made('bpod'));
+  const rt = (i) => ({ containerId: `bench-${i}`, netns: pods[i].path, ifName: 'eth0' });
+  // One warm-up so the bridge exists, as on a node that already runs pods.
+  await invoker.addNetworkList(list, rt(99));
+  await invoker.delNetworkList(list, rt(99));
+  return { subject, invoker, list, rt, add: [], del: [], concurrent: {} };
+}
+
+const namespaces = [];
+const agents = [];
+
+/**
+ * Every subject measured in the same run, interleaved call by call, so a
+ * machine that speeds up or slows down during the run (a shared VM does)
+ * moves every subject's figures alike and the ratios stay fair.
+ */
+async function measureAll(subjects) {
+  const scratchRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'kp-bench-'));
   try {
-    const node = await made('bnode');
-    const agentDir = path.join(scratch, 'agent');
-    if (subject.agent) agent = await startAgent(node.path, agentDir);
-    const exec = { wrapper: ['nsenter', `--net=${node.path}`], env: { KUBEPLUG_CNI_AGENT_DIR: agentDir } };
-    const invoker = new CniInvoker({ cniPath: subject.cniPath, cacheDir: path.join(scratch, 'cache'), exec });
-    const list = {
-      cniVersion: '1.0.0',
-      name: 'kp-bench',
-      plugins: [{ type: subject.main, bridge: 'kpbench0', isGateway: true, ipam: { type: subject.ipam, dataDir: path.join(scratch, 'ipam'), ranges: [[{ subnet: '10.77.0.0/16' }]] } }],
-    };
-    const pods = [];
-    for (let i = 0; i < 100; i += 1) pods.push(await made('bpod'));
-    const rt = (i) => ({ containerId: `bench-${i}`, netns: pods[i].path, ifName: 'eth0' });
-    // One warm-up so the bridge exists, as on a node that already runs pods.
-    await invoker.addNetworkList(list, rt(99));
-    await invoker.delNetworkList(list, rt(99));
-    const add = [];
-    const del = [];
+    const prepared = [];
+    for (const subject of subjects) prepared.push(await prepare(subject, scratchRoot));
     for (let i = 0; i < sequentialRuns; i += 1) {
-      let started = performance.now();
-      await invoker.addNetworkList(list, rt(i % 99));
-      add.push(performance.now() - started);
-      started = performance.now();
-      await invoker.delNetworkList(list, rt(i % 99));
-      del.push(performance.now() - started);
+      for (const p of prepared) {
+        let started = performance.now();
+        await p.invoker.addNetworkList(p.list, p.rt(i % 99));
+        p.add.push(performance.now() - started);
+        started = performance.now();
+        await p.invoker.delNetworkList(p.list, p.rt(i % 99));
+        p.del.push(performance.now() - started);
+      }
     }
-    const concurrent = {};
     for (const n of [10, 100]) {
-      const started = performance.now();
-      await Promise.all(Array.from({ length: n }, (_, i) => invoker.addNetworkList(list, rt(i))));
-      concurrent[n] = performance.now() - started;
-      await Promise.all(Array.from({ length: n }, (_, i) => invoker.delNetworkList(list, rt(i))));
+      for (const p of prepared) {
+        const started = performance.now();
+        await Promise.all(Array.from({ length: n }, (_, i) => p.invoker.addNetworkList(p.list, p.rt(i))));
+        p.concurrent[n] = performance.now() - started;
+        await Promise.all(Array.from({ length: n }, (_, i) => p.invoker.delNetworkList(p.list, p.rt(i))));
+      }
     }
-    return { add, del, concurrent };
+    return prepared;
   } finally {
-    if (agent !== undefined && agent.exitCode === null) {
+    for (const agent of agents) {
+      if (agent.exitCode !== null) continue;
       agent.kill('SIGTERM');
       await once(agent, 'exit');
     }
     for (const ns of namespaces.reverse()) await ns.remove().catch(() => {});
-    fs.rmSync(scratch, { recursive: true, force: true });
+    fs.rmSync(scratchRoot, { recursive: true, force: true });
   }
 }
 
 const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
 console.log(`node ${process.version}, ${os.cpus().length} cores (${cpu}), kernel ${os.release()}, ${sequentialRuns} sequential runs, NODE_EXTRA_CA_CERTS ${process.env.NODE_EXTRA_CA_CERTS ? 'set (adds ~36 ms to every Node start)' : 'unset'}`);
-const results = [];
-for (const subject of subjects) {
-  if (!fs.existsSync(path.join(subject.cniPath[0], subject.main))) {
-    console.log(`${subject.label}: not found, skipped`);
-    continue;
-  }
-  const r = await measure(subject);
-  results.push({ subject, r });
+const available = subjects.filter((subject) => {
+  if (fs.existsSync(path.join(subject.cniPath[0], subject.main))) return true;
+  console.log(`${subject.label}: not found, skipped`);
+  return false;
+});
+const results = (await measureAll(available)).map(({ subject, add, del, concurrent }) => ({ subject, r: { add, del, concurrent } }));
+for (const { subject, r } of results) {
   console.log(
     `${subject.label.padEnd(38)} ADD median ${quantile(r.add, 0.5).toFixed(1)} ms p99 ${quantile(r.add, 0.99).toFixed(1)} ms | DEL median ${quantile(r.del, 0.5).toFixed(1)} ms p99 ${quantile(r.del, 0.99).toFixed(1)} ms | 10 concurrent ADDs ${r.concurrent[10].toFixed(0)} ms, 100 concurrent ADDs ${r.concurrent[100].toFixed(0)} ms`,
   );
