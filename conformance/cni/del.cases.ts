@@ -8,6 +8,7 @@ import type { CniSubject } from './cni-subject.js';
 import {
   addressOf,
   asResult,
+  attachmentScene,
   callList,
   checkAttachmentInPlace,
   checkNoLeftovers,
@@ -106,10 +107,7 @@ export function declareDelCases(suite: Suite<CniSubject>): void {
     title: 'DEL removes the container interface and everything ADD made for the attachment on the node',
     needs: { root: true, netns: true },
     async run(ctx: Ctx) {
-      const list = networkCopy(ctx);
-      const { node } = await nodeWithNeighbour(ctx, list);
-      const pod = await caseNamespace(ctx, 'pod');
-      const rt = podRuntime(ctx, pod);
+      const { list, node, pod, rt } = await attachmentScene(ctx);
       const before = await snapshotWithState(node, list);
       const result = asResult(await addPod(ctx, node, list, rt));
       const during = await snapshotWithState(node, list);
@@ -178,10 +176,7 @@ export function declareDelCases(suite: Suite<CniSubject>): void {
     title: 'DEL of the same attachment can be repeated, with and without the cached result',
     needs: { root: true, netns: true },
     async run(ctx: Ctx) {
-      const list = networkCopy(ctx);
-      const { node } = await nodeWithNeighbour(ctx, list);
-      const pod = await caseNamespace(ctx, 'pod');
-      const rt = podRuntime(ctx, pod);
+      const { list, node, pod, rt } = await attachmentScene(ctx);
       const before = await snapshotWithState(node, list);
       await addPod(ctx, node, list, rt);
       const cacheDir = node.invoker.options.cacheDir;
@@ -327,10 +322,7 @@ export function declareDelCases(suite: Suite<CniSubject>): void {
     title: 'DEL without prevResult still removes the attachment',
     needs: { root: true, netns: true },
     async run(ctx: Ctx) {
-      const list = networkCopy(ctx);
-      const { node } = await nodeWithNeighbour(ctx, list);
-      const pod = await caseNamespace(ctx, 'pod');
-      const rt = podRuntime(ctx, pod);
+      const { list, node, pod, rt } = await attachmentScene(ctx);
       const before = await snapshotWithState(node, list);
       await addPod(ctx, node, list, rt);
       const del = await callList(ctx, node, { list, verb: 'DEL', rt });

@@ -9,11 +9,11 @@ import {
   createScene,
   deferDel,
   describeRun,
-  firstPluginVersions,
   parseOneObject,
   refusalIds,
-  refuseRequest,
   refused,
+  refuseRequest,
+  requireListedVersions,
   sceneRequest,
   withPrevResult,
   withVersion,
@@ -122,8 +122,7 @@ export function declareErrorCases(suite: Suite<CniSubject>): void {
     timeoutMs,
     async run(ctx: Ctx) {
       const scene = await createScene(ctx);
-      const listed = await firstPluginVersions(ctx, scene);
-      ctx.require(listed !== undefined, { ids: ['CNI-VERSION-002'], what: 'VERSION lists the supported versions', expected: 'supportedVersions', got: 'no usable VERSION answer' });
+      const listed = await requireListedVersions(ctx, scene);
       const unlisted = [...cniSupportedVersions.filter((version) => !listed.includes(version)), ...unreleasedVersions];
       ctx.note(`the first plugin lists ${listed.join(', ')}; asking in ${unlisted.join(', ')}`);
       const knowsGc = listed.some((version) => atLeast(version, '1.1.0'));

@@ -537,6 +537,14 @@ export async function nodeWithNeighbour(ctx: Ctx, list: NetConfList): Promise<{ 
   return { node, neighbour, neighbourResult: asResult(value) };
 }
 
+/** A case's own copy of the network on a node with a neighbour, and a fresh pod with its runtime parameters. */
+export async function attachmentScene(ctx: Ctx): Promise<{ list: NetConfList; node: CaseNode; pod: NetworkNamespace; rt: RuntimeConf }> {
+  const list = networkCopy(ctx);
+  const { node } = await nodeWithNeighbour(ctx, list);
+  const pod = await caseNamespace(ctx, 'pod');
+  return { list, node, pod, rt: podRuntime(ctx, pod) };
+}
+
 /** Documentation prefixes (RFC 5737, RFC 3849) for routes a case asks the IPAM to hand out. */
 const testRoutes = {
   4: [{ dst: '198.51.100.0/24', viaGateway: false }, { dst: '203.0.113.0/24', viaGateway: true }],

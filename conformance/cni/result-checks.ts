@@ -114,6 +114,13 @@ export async function firstPluginVersions(ctx: Ctx, scene: PluginScene): Promise
   return Array.isArray(versions) && versions.every((version) => typeof version === 'string') ? (versions as string[]) : undefined;
 }
 
+/** The first plugin's supportedVersions; ends the case (CNI-VERSION-002 failed) without a usable answer. */
+export async function requireListedVersions(ctx: Ctx, scene: PluginScene): Promise<string[]> {
+  const versions = await firstPluginVersions(ctx, scene);
+  ctx.require(versions !== undefined, { ids: ['CNI-VERSION-002'], what: 'VERSION lists the supported versions', expected: 'supportedVersions', got: 'no usable VERSION answer' });
+  return versions;
+}
+
 /** Adds `prevResult` to a request of 0.4.0 or later, as libcni does for DEL and CHECK. */
 export function withPrevResult(prevResult: unknown): (conf: JsonObject) => JsonObject {
   return (conf) => {

@@ -8,10 +8,10 @@ import {
   createScene,
   deferDel,
   describeRun,
-  firstPluginVersions,
   parseOneObject,
   refusalIds,
   refused,
+  requireListedVersions,
   resultProblems,
   sceneRequest,
   undoAccepted,
@@ -71,8 +71,7 @@ export function declareVersionCases(suite: Suite<CniSubject>): void {
     timeoutMs,
     async run(ctx: Ctx) {
       const scene = await createScene(ctx);
-      const versions = await firstPluginVersions(ctx, scene);
-      ctx.require(versions !== undefined, { ids: ['CNI-VERSION-002'], what: 'VERSION lists the supported versions', expected: 'supportedVersions', got: 'no usable VERSION answer' });
+      const versions = await requireListedVersions(ctx, scene);
       for (const version of versions.filter(isCniVersion)) {
         const run = await askVersion(ctx, scene, JSON.stringify({ cniVersion: version }));
         const answer = parseOneObject(run.stdout);
@@ -92,8 +91,7 @@ export function declareVersionCases(suite: Suite<CniSubject>): void {
     timeoutMs,
     async run(ctx: Ctx) {
       const scene = await createScene(ctx);
-      const versions = await firstPluginVersions(ctx, scene);
-      ctx.require(versions !== undefined, { ids: ['CNI-VERSION-002'], what: 'VERSION lists the supported versions', expected: 'supportedVersions', got: 'no usable VERSION answer' });
+      const versions = await requireListedVersions(ctx, scene);
       const stdins = { 'empty stdin': '', 'an object without cniVersion': '{}', 'an unreleased cniVersion': '{"cniVersion":"9.9.9"}', 'text that is not JSON': 'not json', 'a numeric cniVersion': '{"cniVersion":1}' };
       for (const [what, stdin] of Object.entries(stdins)) {
         const run = await askVersion(ctx, scene, stdin);
@@ -115,8 +113,7 @@ export function declareVersionCases(suite: Suite<CniSubject>): void {
     timeoutMs,
     async run(ctx: Ctx) {
       const scene = await createScene(ctx);
-      const versions = await firstPluginVersions(ctx, scene);
-      ctx.require(versions !== undefined, { ids: ['CNI-VERSION-002'], what: 'VERSION lists the supported versions', expected: 'supportedVersions', got: 'no usable VERSION answer' });
+      const versions = await requireListedVersions(ctx, scene);
       const add = sceneRequest(ctx, scene, 'ADD', { conf: withVersion(undefined) });
       deferDel(ctx, scene, add);
       const run = await callRaw(ctx, scene, add);
@@ -155,8 +152,7 @@ export function declareVersionCases(suite: Suite<CniSubject>): void {
     timeoutMs,
     async run(ctx: Ctx) {
       const scene = await createScene(ctx);
-      const versions = await firstPluginVersions(ctx, scene);
-      ctx.require(versions !== undefined, { ids: ['CNI-VERSION-002'], what: 'VERSION lists the supported versions', expected: 'supportedVersions', got: 'no usable VERSION answer' });
+      const versions = await requireListedVersions(ctx, scene);
       const newestBefore = (limit: string): string | undefined =>
         versions.filter((version) => isCniVersion(version) && !atLeast(version, limit)).sort(compareVersions).pop();
       const probes = [

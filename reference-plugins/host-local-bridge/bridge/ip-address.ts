@@ -1,4 +1,4 @@
-import net from 'node:net';
+import { formatIp, parseIp } from '../host-local/ip-address.js';
 
 /** An address family as CNI results spell it. */
 export type IpFamily = '4' | '6';
@@ -13,25 +13,16 @@ export interface Cidr {
 
 const bitsOf = (family: IpFamily): number => (family === '4' ? 32 : 128);
 
-/** Parses a plain address (no prefix); undefined when it is not one. */
+/**
+ * Parses a plain address (no prefix); undefined when it is not one. Unlike
+ * host-local (which follows Go and reads ::ffff:1.2.3.4 as IPv4), the
+ * bridge keeps what iproute2 keeps: an IPv6 address.
+ */
 export function parseAddress(text: string): { family: IpFamily; value: bigint } | undefined {
-  const kind = net.isIP(text);
-  if (kind === 4) {
-    return { family: '4', value: text.split('.').reduce((sum, part) => (sum << 8n) | BigInt(Number(part)), 0n) };
-  }
-  if (kind !== 6) return undefined;
-  // An embedded IPv4 tail (::ffff:1.2.3.4) becomes two hex groups first.
-  const tail = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  let body = text;
-  if (tail?.[1] !== undefined) {
-    const v4 = parseAddress(tail[1])!.value;
-    body = `${text.slice(0, tail.index)}${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`;
-  }
-  const [head = '', rest] = body.split('::');
-  const headGroups = head === '' ? [] : head.split(':');
-  const restGroups = rest === undefined || rest === '' ? [] : rest.split(':');
-  const groups = rest === undefined ? headGroups : [...headGroups, ...Array<string>(8 - headGroups.length - restGroups.length).fill('0'), ...restGroups];
-  return { family: '6', value: groups.reduce((sum, group) => (sum << 16n) | BigInt(parseInt(group, 16)), 0n) };
+  const ip = parseIp(text);
+  if (ip === undefined) return undefined;
+  if (text.includes(':')) return { family: '6', value: ip.family === 4 ? (0xffffn << 32n) | ip.value : ip.value };
+  return { family: '4', value: ip.value };
 }
 
 /** Parses `address/prefix`; undefined when it is not a CIDR. */
@@ -46,24 +37,9 @@ export function parseCidr(text: string): Cidr | undefined {
   return { ...address, prefix };
 }
 
-/** Formats an address the way iproute2 prints it (RFC 5952 for IPv6). */
+/** Formats an address the way iproute2 prints it (RFC 5952 for IPv6, as host-local's formatter). */
 export function formatAddress(family: IpFamily, value: bigint): string {
-  if (family === '4') return [24n, 16n, 8n, 0n].map((shift) => String((value >> shift) & 0xffn)).join('.');
-  const groups = [112n, 96n, 80n, 64n, 48n, 32n, 16n, 0n].map((shift) => Number((value >> shift) & 0xffffn));
-  // RFC 5952: compress the longest run of two or more zero groups, the first on a tie.
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let start = 0; start < 8; start += 1) {
-    let length = 0;
-    while (start + length < 8 && groups[start + length] === 0) length += 1;
-    if (length > bestLength) {
-      bestStart = start;
-      bestLength = length;
-    }
-  }
-  const hex = groups.map((group) => group.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+  return formatIp({ family: family === '4' ? 4 : 6, value });
 }
 
 /** The CIDR in iproute2's canonical spelling, e.g. `fd00::5/64`. */
