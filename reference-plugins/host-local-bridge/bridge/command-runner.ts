@@ -5,6 +5,8 @@ export interface CommandRecord {
   readonly argv: readonly string[];
   /** When it started, in ms since the invocation's runner was made. */
   readonly startMs?: number;
+  /** A plugin run inside this process (our own IPAM), not a subprocess. */
+  readonly inProcess?: boolean;
   readonly durationMs: number;
   readonly exitCode: number | null;
 }
@@ -91,9 +93,11 @@ export class CommandRunner {
   /** The trace as text, one command per line. */
   describe(): string {
     const total = this.records.reduce((sum, entry) => sum + entry.durationMs, 0);
+    const inProcess = this.records.filter((entry) => entry.inProcess === true).length;
     const lines = this.records.map((entry) => `  ${entry.startMs === undefined ? '' : `at ${entry.startMs.toFixed(1)} ms: `}${entry.durationMs.toFixed(1)} ms  exit ${entry.exitCode}  ${entry.argv.join(' ')}`);
     const timing = `handler began ${this.#startedAt.toFixed(1)} ms after process start, took ${this.elapsed().toFixed(1)} ms`;
-    return `kubeplug-bridge: ${this.records.length} subprocesses, ${total.toFixed(1)} ms; ${timing}\n${lines.join('\n')}\n`;
+    const counts = `${this.records.length - inProcess} subprocesses${inProcess > 0 ? ` and ${inProcess} plugin call in process` : ''}`;
+    return `kubeplug-bridge: ${counts}, ${total.toFixed(1)} ms; ${timing}\n${lines.join('\n')}\n`;
   }
 }
 

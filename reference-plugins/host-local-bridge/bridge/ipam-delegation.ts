@@ -90,7 +90,7 @@ export class IpamDelegate {
     const startMs = this.#runner.elapsed();
     const inProcess = await isOwnHostLocal(pluginPath);
     const run = inProcess ? await runOwnHostLocal(env, this.#request.stdin) : await runPluginProcess(pluginPath, env, this.#request.stdin);
-    this.#runner.record({ argv: [pluginPath, `(CNI_COMMAND=${verb}${inProcess ? ', in process' : ''})`], startMs, durationMs: run.durationMs, exitCode: run.exitCode });
+    this.#runner.record({ argv: [pluginPath, `(CNI_COMMAND=${verb}${inProcess ? ', in process' : ''})`], startMs, durationMs: run.durationMs, exitCode: run.exitCode, inProcess });
     if (run.stderr !== '') process.stderr.write(run.stderr);
     if (run.exitCode !== 0) throw pluginFailure(pluginPath, run);
     if (run.stdout.trim() === '') return undefined;
