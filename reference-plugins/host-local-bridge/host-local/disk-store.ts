@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { CniError } from '../../../specs/cni/cni-error.js';
 import { lockFileExclusively, type FileLock } from './file-lock.js';
@@ -36,6 +37,15 @@ function unlinkIfPresent(file: string): void {
   }
 }
 
+/** Removes a temp file, leaving it to the next scan when that fails. */
+function removeTempQuietly(temp: string): void {
+  try {
+    unlinkIfPresent(temp);
+  } catch {
+    // The next scan removes it.
+  }
+}
+
 /**
  * Opens the disk store of a network the way upstream host-local lays it out,
  * byte for byte, so either plugin can take over the other's reservations:
@@ -69,10 +79,11 @@ export async function openDiskStore(options: DiskStoreOptions): Promise<LockedSt
 }
 
 /**
- * The store's file work is synchronous on purpose: it runs while holding the
- * network's lock, and a plugin process has nothing else to do meanwhile, so
- * blocking calls keep the locked stretch short where each async hop would
- * wait for the thread pool and the event loop again.
+ * The store's cheap file work (reads, links, renames, unlinks: page-cache
+ * operations) is synchronous, which keeps the locked stretch short. The two
+ * fsyncs wait on the disk for milliseconds, so they run on the thread pool:
+ * the process may be doing other work meanwhile (the bridge making links
+ * while its IPAM runs in process, or a node agent serving other calls).
  */
 class DiskStore implements LockedStore {
   // Set by any change, so close() fsyncs the directory once instead of after every file.
@@ -122,18 +133,14 @@ class DiskStore implements LockedStore {
     const key = formatIp(request.ip);
     const target = path.join(this.dir, key);
     // Durable content first, so the name never points at an empty file, even after a power cut.
-    const temp = this.writeTemp(reservationContent(request.owner), { durable: true });
+    const temp = await this.writeDurableTemp(reservationContent(request.owner));
     try {
       fs.linkSync(temp, target);
     } catch (error) {
       if (isErrorCode(error, 'EEXIST')) return undefined;
       throw ioFailure(`reserve ${target}`, error);
     } finally {
-      try {
-        unlinkIfPresent(temp);
-      } catch {
-        // A temp file left here is removed by the next scan.
-      }
+      removeTempQuietly(temp);
     }
     this.changed = true;
     this.writeLastReserved(request.rangeSetIndex, request.ip);
@@ -162,32 +169,50 @@ class DiskStore implements LockedStore {
   async close(): Promise<void> {
     try {
       // Durable before the lock goes and before the caller reports success.
-      if (this.changed) this.syncDirectory();
+      if (this.changed) await this.syncDirectory();
     } finally {
       this.changed = false;
       await this.lock.release();
     }
   }
 
-  /** Writes content to a fresh temp file in the network directory, fsynced when asked. */
-  private writeTemp(content: string, options: { durable: boolean }): string {
+  /** A fresh temp file name in the network directory. */
+  private tempName(): string {
     // Unique without node:crypto (costly to load on every ADD): only the lock holder writes temp files, and scans remove the dead's.
     this.tempCount += 1;
-    const temp = path.join(this.dir, `${tempPrefix}${process.pid}-${process.hrtime.bigint()}-${this.tempCount}`);
+    return path.join(this.dir, `${tempPrefix}${process.pid}-${process.hrtime.bigint()}-${this.tempCount}`);
+  }
+
+  /** Writes content to a fresh temp file, not fsynced. */
+  private writeTemp(content: string): string {
+    const temp = this.tempName();
     try {
       const fd = fs.openSync(temp, 'wx', 0o600);
       try {
         fs.writeFileSync(fd, content);
-        if (options.durable) fs.fsyncSync(fd);
       } finally {
         fs.closeSync(fd);
       }
     } catch (error) {
+      removeTempQuietly(temp);
+      throw ioFailure(`write ${temp}`, error);
+    }
+    return temp;
+  }
+
+  /** Writes content to a fresh temp file and fsyncs it (on the thread pool). */
+  private async writeDurableTemp(content: string): Promise<string> {
+    const temp = this.tempName();
+    try {
+      const handle = await fsp.open(temp, 'wx', 0o600);
       try {
-        unlinkIfPresent(temp);
-      } catch {
-        // The next scan removes it.
+        await handle.writeFile(content);
+        await handle.sync();
+      } finally {
+        await handle.close();
       }
+    } catch (error) {
+      removeTempQuietly(temp);
       throw ioFailure(`write ${temp}`, error);
     }
     return temp;
@@ -196,27 +221,23 @@ class DiskStore implements LockedStore {
   private writeLastReserved(rangeSetIndex: number, ip: IpAddress): void {
     const file = path.join(this.dir, `${lastReservedPrefix}${rangeSetIndex}`);
     // Replaced whole by rename, but not fsynced: it is only round-robin's hint, and unreadable reads as unknown.
-    const temp = this.writeTemp(formatIp(ip), { durable: false });
+    const temp = this.writeTemp(formatIp(ip));
     try {
       fs.renameSync(temp, file);
     } catch (error) {
-      try {
-        unlinkIfPresent(temp);
-      } catch {
-        // The next scan removes it.
-      }
+      removeTempQuietly(temp);
       throw ioFailure(`write ${file}`, error);
     }
   }
 
   /** One fsync of the directory makes every link, unlink and rename in it durable. */
-  private syncDirectory(): void {
+  private async syncDirectory(): Promise<void> {
     try {
-      const fd = fs.openSync(this.dir, 'r');
+      const handle = await fsp.open(this.dir, 'r');
       try {
-        fs.fsyncSync(fd);
+        await handle.sync();
       } finally {
-        fs.closeSync(fd);
+        await handle.close();
       }
     } catch (error) {
       throw ioFailure(`sync ${this.dir}`, error);
