@@ -65,6 +65,7 @@ const upstreamConf = {
 };
 
 t.setTimeout(1_800_000);
+t.comment('timeout=1800000');
 
 t.test('our plugins served by kubeplug-cni-agent certify: exit 0 and the agent named in the certificate', { skip, timeout: 900_000 }, async (t) => {
   const dir = tempDir(t);
