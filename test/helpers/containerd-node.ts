@@ -5,8 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { createNetworkNamespace, uniqueNetnsName, type NetworkNamespace } from '../../dist/conformance/cni/network-namespaces.js';
-import { CleanupStack, type CleanupFailure } from '../../dist/conformance/framework/index.js';
+import { createNetworkNamespace, uniqueNetnsName, type NetworkNamespace } from '../../conformance/cni/network-namespaces.js';
+import { CleanupStack, type CleanupFailure } from '../../conformance/framework/index.js';
 import {
   ImageServiceClient,
   ImageStatusRequest,
@@ -15,7 +15,7 @@ import {
   createClient,
   waitForConnection,
   type VersionResponse,
-} from '../../dist/specs/cri/index.js';
+} from '../../specs/cri/index.js';
 
 const execFileAsync = promisify(execFile);
 

@@ -5,8 +5,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { PodSandboxConfig, PodSandboxState, callUnary } from '../../dist/specs/cri/index.js';
-import { packageRoot } from '../../dist/specs/registry/index.js';
+import { PodSandboxConfig, PodSandboxState, callUnary } from '../../specs/cri/index.js';
+import { packageRoot } from '../../specs/registry/index.js';
 import { containerdNodeUnavailable, startContainerdNode, type ContainerdNode } from '../helpers/containerd-node.js';
 import { busyboxImageUnavailable, debianBusybox, writeBusyboxImageArchive } from '../helpers/oci-image.js';
 
