@@ -26,12 +26,14 @@ const subjects = [
   { label: 'upstream bridge+host-local', cniPath: ['/usr/lib/cni'], main: 'bridge', ipam: 'host-local' },
   { label: 'kubeplug, standalone (no agent)', cniPath: [path.join(root, 'dist/cni-bin')], main: 'kubeplug-bridge', ipam: 'kubeplug-host-local' },
   { label: 'kubeplug, node agent', cniPath: [path.join(root, 'dist/cni-bin')], main: 'kubeplug-bridge', ipam: 'kubeplug-host-local', agent: true },
+  // The same agent with its exec server off: what the exec server (netns-exec-server.c) saves.
+  { label: 'kubeplug, node agent, no exec server', cniPath: [path.join(root, 'dist/cni-bin')], main: 'kubeplug-bridge', ipam: 'kubeplug-host-local', agent: true, agentArgs: ['--no-exec-server'] },
 ];
 const agentEntry = path.join(root, 'dist/reference-plugins/host-local-bridge/node-agent/kubeplug-cni-agent.js');
 
 /** Starts kubeplug-cni-agent in the node namespace; resolves once it serves. */
-async function startAgent(nodePath, dir) {
-  const child = spawn('nsenter', [`--net=${nodePath}`, process.execPath, agentEntry, '--dir', dir], { stdio: ['ignore', 'pipe', 'ignore'] });
+async function startAgent(nodePath, dir, extraArgs = []) {
+  const child = spawn('nsenter', [`--net=${nodePath}`, process.execPath, agentEntry, '--dir', dir, ...extraArgs], { stdio: ['ignore', 'pipe', 'ignore'] });
   const [line] = await once(child.stdout, 'data');
   if (!String(line).includes('serving')) throw new Error(`agent did not start: ${line}`);
   return child;
@@ -52,7 +54,7 @@ async function prepare(subject, scratchRoot) {
   };
   const node = await made('bnode');
   const agentDir = path.join(scratch, 'agent');
-  if (subject.agent) agents.push(await startAgent(node.path, agentDir));
+  if (subject.agent) agents.push(await startAgent(node.path, agentDir, subject.agentArgs));
   const exec = { wrapper: ['nsenter', `--net=${node.path}`], env: { KUBEPLUG_CNI_AGENT_DIR: agentDir } };
   const invoker = new CniInvoker({ cniPath: subject.cniPath, cacheDir: path.join(scratch, 'cache'), exec });
   const list = {

@@ -55,6 +55,17 @@ if (fs.existsSync(fixtureEntry) && fs.existsSync(defectsModule)) {
   const { cniDefects } = await import(defectsModule);
   for (const defect of cniDefects) fs.symlinkSync(path.relative(fixtureBin, fixtureEntry), path.join(fixtureBin, defect.name));
 }
+// The node agent's exec server sits next to the agent's entry, which looks for it there.
+const execServerSource = path.join(root, 'reference-plugins/host-local-bridge/node-agent/netns-exec-server.c');
+const execServer = path.join(dist, 'reference-plugins/host-local-bridge/node-agent/kubeplug-netns-exec');
+fs.rmSync(execServer, { force: true });
+if (compiler !== undefined && process.env.KUBEPLUG_CNI_SHIM !== 'off' && fs.existsSync(path.dirname(execServer))) {
+  const run = spawnSync(compiler, ['-O2', '-Wall', '-Wextra', '-Werror', '-o', execServer, execServerSource], { encoding: 'utf8' });
+  if (run.status !== 0) {
+    process.stderr.write(`postbuild: cannot compile the node agent's exec server; the agent will run commands as child processes:\n${run.stderr ?? run.error}\n`);
+    fs.rmSync(execServer, { force: true });
+  }
+}
 for (const entry of ['runner/cli.js', 'conformance/fixtures/csi-identity/serve-fixture.js', 'reference-plugins/host-local-bridge/node-agent/kubeplug-cni-agent.js']) {
   const file = path.join(dist, entry);
   if (fs.existsSync(file)) fs.chmodSync(file, 0o755);

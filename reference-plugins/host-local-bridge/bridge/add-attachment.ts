@@ -5,6 +5,7 @@ import { containerAddressLines, gatewayAddressLines, planGateways, type GatewayP
 import { createAttachmentLinks, ensureVlanGateway } from './attachment-links.js';
 import { checkAddableConfig, parseBridgeConfig, type BridgeConfig } from './bridge-config.js';
 import { bridgeError, hostCommandFailed } from './bridge-errors.js';
+import type { BridgePluginOptions } from './bridge-plugin.js';
 import { reportTraceIfAsked, runnerForInvocation, type CommandRunner } from './command-runner.js';
 import { familyOfText } from './ip-address.js';
 import { linksOf, type IpLink } from './ip-json.js';
@@ -30,6 +31,7 @@ interface AddContext {
   readonly config: BridgeConfig;
   readonly runner: CommandRunner;
   readonly rollback: RollbackStack;
+  readonly services: BridgePluginOptions;
 }
 
 /**
@@ -42,14 +44,14 @@ interface AddContext {
  * forwarding) stays, as upstream leaves it. Five subprocesses (the IPAM
  * plugin's included), seven with ipMasq.
  */
-export async function addAttachment(request: PluginRequest): Promise<Result100> {
+export async function addAttachment(request: PluginRequest, services: BridgePluginOptions = {}): Promise<Result100> {
   const config = parseBridgeConfig(request);
   checkAddableConfig(config);
   await requireNetworkNamespace(request.netns);
-  const runner = runnerForInvocation(request.env);
+  const runner = runnerForInvocation(request.env, services.launcher);
   const rollback = new RollbackStack();
   try {
-    return await setUpAttachment({ request, config, runner, rollback });
+    return await setUpAttachment({ request, config, runner, rollback, services });
   } catch (error) {
     for (const failure of await rollback.unwind()) {
       const reason = failure.error instanceof Error ? failure.error.message : String(failure.error);
@@ -62,9 +64,9 @@ export async function addAttachment(request: PluginRequest): Promise<Result100> 
 }
 
 async function setUpAttachment(context: AddContext): Promise<Result100> {
-  const { request, config, runner, rollback } = context;
+  const { request, config, runner, rollback, services } = context;
   const vlanGateway = config.isGateway && config.vlan.vlan !== 0 ? vlanGatewayName(config.bridge, config.vlan.vlan) : undefined;
-  const ipam = config.ipamType === undefined ? undefined : new IpamDelegate({ type: config.ipamType, request, runner });
+  const ipam = config.ipamType === undefined ? undefined : new IpamDelegate({ type: config.ipamType, request, runner, services });
   if (ipam !== undefined) rollback.push(`release the addresses (IPAM ${config.ipamType} DEL)`, () => ipam.del());
 
   // The links and the addresses do not depend on each other: IPAM allocates while the links are made.

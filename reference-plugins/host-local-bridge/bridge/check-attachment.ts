@@ -3,6 +3,7 @@ import type { PluginRequest } from '../../../specs/cni/skeleton.js';
 import type { Result100, ResultInterface } from '../../../specs/cni/types.js';
 import { parseBridgeConfig, type BridgeConfig } from './bridge-config.js';
 import { bridgeError, hostCommandFailed, invalidConfig } from './bridge-errors.js';
+import type { BridgePluginOptions } from './bridge-plugin.js';
 import { reportTraceIfAsked, runnerForInvocation, type CommandRunner } from './command-runner.js';
 import { canonical, familyOfText, formatCidr, networkOf, parseCidr } from './ip-address.js';
 import { linksOf, type IpLink, type IpRoute } from './ip-json.js';
@@ -20,12 +21,12 @@ const mismatch = (msg: string): Error => bridgeError('ATTACHMENT_MISMATCH', msg)
  * prevResult's MAC), the container's addresses and the routes. Reads both
  * namespaces concurrently, one process each.
  */
-export async function checkAttachment(request: PluginRequest): Promise<void> {
+export async function checkAttachment(request: PluginRequest, services: BridgePluginOptions = {}): Promise<void> {
   const config = parseBridgeConfig(request);
   await requireNetworkNamespace(request.netns);
-  const runner = runnerForInvocation(request.env);
+  const runner = runnerForInvocation(request.env, services.launcher);
   try {
-    if (config.ipamType !== undefined) await new IpamDelegate({ type: config.ipamType, request, runner }).check();
+    if (config.ipamType !== undefined) await new IpamDelegate({ type: config.ipamType, request, runner, services }).check();
     if (request.conf.prevResult === undefined) throw invalidConfig('Required prevResult missing');
     await checkAgainst(toResult100(request.conf.prevResult), { request, config, runner });
   } finally {

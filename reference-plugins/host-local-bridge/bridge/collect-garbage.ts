@@ -1,6 +1,7 @@
 import { CniError } from '../../../specs/cni/cni-error.js';
 import type { GcRequest } from '../../../specs/cni/skeleton.js';
 import { parseBridgeConfig } from './bridge-config.js';
+import type { BridgePluginOptions } from './bridge-plugin.js';
 import { reportTraceIfAsked, runnerForInvocation } from './command-runner.js';
 import { collectStaleMasquerade } from './ip-masquerade.js';
 import { IpamDelegate } from './ipam-delegation.js';
@@ -13,13 +14,13 @@ import { IpamDelegate } from './ipam-delegation.js';
  * FIXME in plugins/main/bridge/bridge.go), so this follows the spec. Both
  * parts run even when one fails; the errors are reported together.
  */
-export async function collectGarbage(request: GcRequest): Promise<void> {
+export async function collectGarbage(request: GcRequest, services: BridgePluginOptions = {}): Promise<void> {
   const config = parseBridgeConfig(request);
-  const runner = runnerForInvocation(request.env);
+  const runner = runnerForInvocation(request.env, services.launcher);
   const errors: CniError[] = [];
   try {
     if (config.ipamType !== undefined) {
-      await new IpamDelegate({ type: config.ipamType, request, runner }).gc().catch((error: unknown) => errors.push(CniError.from(error)));
+      await new IpamDelegate({ type: config.ipamType, request, runner, services }).gc().catch((error: unknown) => errors.push(CniError.from(error)));
       if (config.ipMasq) {
         const keepContainerIds = new Set(request.validAttachments.map((attachment) => attachment.containerID));
         await collectStaleMasquerade(runner, { network: config.network, keepContainerIds }).catch((error: unknown) => errors.push(CniError.from(error)));

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawnLauncher, type CommandLauncher, type SysctlWrite } from './command-launcher.js';
 
 /** One subprocess an invocation ran: what, how long, how it ended. */
 export interface CommandRecord {
@@ -9,6 +9,15 @@ export interface CommandRecord {
   readonly inProcess?: boolean;
   readonly durationMs: number;
   readonly exitCode: number | null;
+}
+
+/** Where and how {@link CommandRunner.run} runs a command. */
+export interface RunOptions {
+  readonly input?: string;
+  /** A network namespace path; absent means the plugin's own (the node's) namespace. */
+  readonly netns?: string;
+  /** Sysctl files of `netns` to write before the command runs (failures ignored, as upstream ignores them). */
+  readonly sysctls?: readonly SysctlWrite[];
 }
 
 /** What a command printed. */
@@ -52,37 +61,28 @@ export class CommandRunner {
     return performance.now() - this.#startedAt;
   }
 
-  constructor(options: { path?: string } = {}) {
+  readonly #launcher: CommandLauncher;
+
+  constructor(options: { path?: string; launcher?: CommandLauncher } = {}) {
     this.#path = options.path ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+    this.#launcher = options.launcher ?? spawnLauncher;
   }
 
-  /** Runs argv with optional stdin; rejects with CommandError on a non-zero exit. */
-  run(argv: readonly string[], options: { input?: string } = {}): Promise<CommandOutput> {
-    const [command, ...args] = argv;
-    if (command === undefined) return Promise.reject(new Error('empty command'));
+  /**
+   * Runs argv with optional stdin, inside `netns` when given (after writing
+   * that namespace's `sysctls`, best effort); rejects with CommandError on a
+   * non-zero exit or when it could not be started.
+   */
+  async run(argv: readonly string[], options: RunOptions = {}): Promise<CommandOutput> {
+    if (argv.length === 0) throw new Error('empty command');
+    if (options.netns === undefined && (options.sysctls?.length ?? 0) > 0) throw new Error("sysctls need a netns; write our own namespace's sysctl files directly");
     const started = performance.now();
     const startMs = started - this.#startedAt;
-    return new Promise((resolve, reject) => {
-      const child = spawn(command, args, { env: { PATH: this.#path, LC_ALL: 'C' }, stdio: ['pipe', 'pipe', 'pipe'] });
-      const stdout: Buffer[] = [];
-      const stderr: Buffer[] = [];
-      child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-      child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-      child.stdin.on('error', () => {
-        // A command may exit before reading its input; its exit status says why.
-      });
-      child.once('error', (error) => {
-        this.record({ argv, startMs, durationMs: performance.now() - started, exitCode: null });
-        reject(new CommandError({ argv, exitCode: null, stdout: '', stderr: error.message, cause: error }));
-      });
-      child.once('close', (exitCode) => {
-        this.record({ argv, startMs, durationMs: performance.now() - started, exitCode });
-        const output = { stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') };
-        if (exitCode === 0) resolve(output);
-        else reject(new CommandError({ argv, exitCode, ...output }));
-      });
-      child.stdin.end(options.input ?? '');
-    });
+    const outcome = await this.#launcher.launch({ argv, path: this.#path, ...options });
+    const traced = options.netns === undefined ? argv : [`[netns ${options.netns}]`, ...argv];
+    this.record({ argv: traced, startMs, durationMs: performance.now() - started, exitCode: outcome.exitCode });
+    if (outcome.exitCode === 0) return { stdout: outcome.stdout, stderr: outcome.stderr };
+    throw new CommandError({ argv, exitCode: outcome.exitCode, stdout: outcome.stdout, stderr: outcome.stderr, ...(outcome.cause === undefined ? {} : { cause: outcome.cause }) });
   }
 
   /** Notes a subprocess started elsewhere (the IPAM plugin) so the trace stays complete. */
@@ -101,15 +101,14 @@ export class CommandRunner {
   }
 }
 
-/** argv that runs `argv` inside the network namespace at `netnsPath` (any nsfs path, not only /run/netns names). */
-export function inNetns(netnsPath: string, argv: readonly string[]): string[] {
-  return ['nsenter', `--net=${netnsPath}`, '--', ...argv];
-}
-
-/** The runner for one invocation: the PATH the runtime gave the plugin, else a standard one. */
-export function runnerForInvocation(env: Readonly<Record<string, string | undefined>>): CommandRunner {
+/**
+ * The runner for one invocation: the PATH the runtime gave the plugin, else
+ * a standard one, and the launcher the plugin was built with (a node agent's
+ * exec server, or plain child processes).
+ */
+export function runnerForInvocation(env: Readonly<Record<string, string | undefined>>, launcher?: CommandLauncher): CommandRunner {
   const path = env['PATH'];
-  return new CommandRunner(path === undefined || path === '' ? {} : { path });
+  return new CommandRunner({ ...(path === undefined || path === '' ? {} : { path }), ...(launcher === undefined ? {} : { launcher }) });
 }
 
 /** Prints the invocation's subprocess trace on stderr when KUBEPLUG_BRIDGE_TRACE=1. */

@@ -2,6 +2,7 @@ import { toResult100 } from '../../../specs/cni/result-conversion.js';
 import type { PluginRequest } from '../../../specs/cni/skeleton.js';
 import { parseBridgeConfig } from './bridge-config.js';
 import { hostCommandFailed } from './bridge-errors.js';
+import type { BridgePluginOptions } from './bridge-plugin.js';
 import { reportTraceIfAsked, runnerForInvocation } from './command-runner.js';
 import { familyOfText, type IpFamily } from './ip-address.js';
 import type { IpAddressInfo } from './ip-json.js';
@@ -21,9 +22,9 @@ import { allSettledOrThrow } from './rollback-stack.js';
  * when the namespace is already gone, since it is found by name, not by
  * address.
  */
-export async function deleteAttachment(request: PluginRequest): Promise<void> {
+export async function deleteAttachment(request: PluginRequest, services: BridgePluginOptions = {}): Promise<void> {
   const config = parseBridgeConfig(request);
-  const runner = runnerForInvocation(request.env);
+  const runner = runnerForInvocation(request.env, services.launcher);
   try {
     let removed: readonly IpAddressInfo[] | undefined;
     if (request.netns !== '' && (await netnsState(request.netns)) === 'present') {
@@ -36,7 +37,7 @@ export async function deleteAttachment(request: PluginRequest): Promise<void> {
     // Once the interface is gone, the release and the rule removals are independent: run them together.
     const families = config.ipamType !== undefined && config.ipMasq ? masqueradeFamilies(removed, request) : [];
     await allSettledOrThrow([
-      config.ipamType === undefined ? undefined : new IpamDelegate({ type: config.ipamType, request, runner }).del(),
+      config.ipamType === undefined ? undefined : new IpamDelegate({ type: config.ipamType, request, runner, services }).del(),
       families.length === 0 ? undefined : teardownIpMasquerade(runner, { network: config.network, containerId: request.containerId, families }),
       config.macSpoofCheck
         ? teardownSpoofCheck(runner, { id: spoofCheckId(request.containerId, request.ifName) }).catch((error: unknown) => {

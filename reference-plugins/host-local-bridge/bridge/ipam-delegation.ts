@@ -7,6 +7,8 @@ import type { PluginRequest } from '../../../specs/cni/skeleton.js';
 import type { AnyResult, Result100 } from '../../../specs/cni/types.js';
 import type { CniVerb } from '../../../specs/cni/versions.js';
 import { bridgeError, invalidConfig } from './bridge-errors.js';
+import type { FileLocker } from '../host-local/file-lock.js';
+import type { BridgePluginOptions } from './bridge-plugin.js';
 import type { CommandRunner } from './command-runner.js';
 import { parseCidr } from './ip-address.js';
 import { isOwnHostLocal, runOwnHostLocal } from './own-ipam.js';
@@ -23,11 +25,13 @@ export class IpamDelegate {
   readonly #type: string;
   readonly #request: PluginRequest;
   readonly #runner: CommandRunner;
+  readonly #locker: FileLocker | undefined;
 
-  constructor(options: { type: string; request: PluginRequest; runner: CommandRunner }) {
+  constructor(options: { type: string; request: PluginRequest; runner: CommandRunner; services?: BridgePluginOptions }) {
     this.#type = options.type;
     this.#request = options.request;
     this.#runner = options.runner;
+    this.#locker = options.services?.locker;
   }
 
   /** Allocates addresses: the result in the 1.0.0 shape, checked to hold at least one address. */
@@ -89,7 +93,7 @@ export class IpamDelegate {
     env['CNI_COMMAND'] = verb;
     const startMs = this.#runner.elapsed();
     const inProcess = await isOwnHostLocal(pluginPath);
-    const run = inProcess ? await runOwnHostLocal(env, this.#request.stdin) : await runPluginProcess(pluginPath, env, this.#request.stdin);
+    const run = inProcess ? await runOwnHostLocal(env, this.#request.stdin, this.#locker) : await runPluginProcess(pluginPath, env, this.#request.stdin);
     this.#runner.record({ argv: [pluginPath, `(CNI_COMMAND=${verb}${inProcess ? ', in process' : ''})`], startMs, durationMs: run.durationMs, exitCode: run.exitCode, inProcess });
     if (run.stderr !== '') process.stderr.write(run.stderr);
     if (run.exitCode !== 0) throw pluginFailure(pluginPath, run);

@@ -1,14 +1,9 @@
-import { CommandError, inNetns, type CommandRunner } from './command-runner.js';
+import type { SysctlWrite } from './command-launcher.js';
+import { CommandError, type CommandRunner, type RunOptions } from './command-runner.js';
 import { parseJsonSequence } from './ip-json.js';
 
 /** One iproute2 command's arguments, without the program name: `['link', 'set', 'dev', 'eth0', 'up']`. */
 export type IpLine = readonly string[];
-
-/** A sysctl file to write before the commands run, e.g. `/proc/sys/net/ipv4/conf/eth0/arp_notify`. */
-export interface SysctlWrite {
-  readonly path: string;
-  readonly value: string;
-}
 
 /** Where and how to run a group of iproute2 commands. */
 export interface IpRunOptions {
@@ -22,9 +17,8 @@ export interface IpRunOptions {
   readonly details?: boolean;
   /**
    * Sysctl files to write (best effort, as upstream does) inside `netns`
-   * first. Sysctl files reflect the writer's namespace and iproute2 cannot
-   * write them, so a small shell runs in the namespace, writes them, and
-   * execs iproute2: one subprocess instead of two.
+   * first: they reflect the writer's namespace and iproute2 cannot write
+   * them, so the launcher writes them from inside, just before iproute2 runs.
    */
   readonly sysctls?: readonly SysctlWrite[];
 }
@@ -49,16 +43,12 @@ export class IpCommandError extends Error {
 // Batch mode splits on blanks, treats a leading quote specially and cuts at "#": such tokens cannot go through it.
 const batchSafe = (token: string): boolean => /^[^\s#'"]+$/.test(token);
 
-// Writes each (file, value) pair, ignoring failures, then execs the rest of the arguments.
-const sysctlPrelude = 'while [ "$1" != "--" ]; do { printf "%s" "$2" > "$1"; } 2>/dev/null; shift 2; done; shift; exec "$@"';
-
-function commandFor(options: IpRunOptions, toolArgs: readonly string[], withSysctls: boolean): string[] {
+/** The tool's argv (flags, then arguments) and where it runs; sysctls go with the group's first process. */
+function commandFor(options: IpRunOptions, toolArgs: readonly string[], withSysctls: boolean, input?: string): { argv: string[]; run: RunOptions } {
   const flags = [...(options.json === true ? ['-j'] : []), ...(options.details === true ? ['-d'] : [])];
-  const command = [options.program ?? 'ip', ...flags, ...toolArgs];
-  if (options.netns === undefined) return command;
-  const sysctls = withSysctls ? (options.sysctls ?? []) : [];
-  if (sysctls.length === 0) return inNetns(options.netns, command);
-  return inNetns(options.netns, ['sh', '-c', sysctlPrelude, 'sh', ...sysctls.flatMap(({ path, value }) => [path, value]), '--', ...command]);
+  const argv = [options.program ?? 'ip', ...flags, ...toolArgs];
+  const sysctls = withSysctls && options.sysctls !== undefined && options.sysctls.length > 0 ? { sysctls: options.sysctls } : {};
+  return { argv, run: { ...(options.netns === undefined ? {} : { netns: options.netns }), ...sysctls, ...(input === undefined ? {} : { input }) } };
 }
 
 function reasonOf(error: CommandError): string {
@@ -78,13 +68,11 @@ function reasonOf(error: CommandError): string {
  * caller's business (plain file writes); for another namespace use `sysctls`.
  */
 export async function runIp(runner: CommandRunner, lines: readonly IpLine[], options: IpRunOptions = {}): Promise<unknown[]> {
-  if (options.sysctls !== undefined && options.sysctls.length > 0 && options.netns === undefined) {
-    throw new Error('runIp: sysctls need a netns; write our own namespace\'s sysctl files directly');
-  }
   if (lines.length === 0) return [];
   if (lines.length > 1 && lines.every((line) => line.every(batchSafe))) {
     try {
-      const { stdout } = await runner.run(commandFor(options, ['-batch', '-'], true), { input: `${lines.map((line) => line.join(' ')).join('\n')}\n` });
+      const { argv, run } = commandFor(options, ['-batch', '-'], true, `${lines.map((line) => line.join(' ')).join('\n')}\n`);
+      const { stdout } = await runner.run(argv, run);
       return options.json === true ? parseJsonSequence(stdout) : [];
     } catch (error) {
       if (!(error instanceof CommandError)) throw error;
@@ -96,7 +84,8 @@ export async function runIp(runner: CommandRunner, lines: readonly IpLine[], opt
   const outputs: unknown[] = [];
   for (const [lineIndex, line] of lines.entries()) {
     try {
-      const { stdout } = await runner.run(commandFor(options, line, lineIndex === 0));
+      const { argv, run } = commandFor(options, line, lineIndex === 0);
+      const { stdout } = await runner.run(argv, run);
       if (options.json === true) outputs.push(...parseJsonSequence(stdout));
     } catch (error) {
       if (!(error instanceof CommandError)) throw error;
@@ -117,9 +106,11 @@ export async function showIgnoringMissing(runner: CommandRunner, lines: readonly
   const safe = lines.every((line) => line.every(batchSafe));
   const groups = safe ? [lines] : lines.map((line) => [line]);
   for (const group of groups) {
-    const argv = safe ? commandFor(json, ['-force', '-batch', '-'], true) : commandFor(json, group[0] ?? [], true);
+    const { argv, run } = safe
+      ? commandFor(json, ['-force', '-batch', '-'], true, `${group.map((line) => line.join(' ')).join('\n')}\n`)
+      : commandFor(json, group[0] ?? [], true);
     try {
-      const { stdout } = await runner.run(argv, safe ? { input: `${group.map((line) => line.join(' ')).join('\n')}\n` } : {});
+      const { stdout } = await runner.run(argv, run);
       outputs.push(...parseJsonSequence(stdout));
     } catch (error) {
       if (!(error instanceof CommandError)) throw error;

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PluginRun } from '../../../specs/cni/exec-plugin.js';
+import type { FileLocker } from '../host-local/file-lock.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // The executables that are kubeplug-host-local: its Node entry and what dist/cni-bin holds for it (a link or the exec shim).
@@ -22,10 +23,10 @@ export async function isOwnHostLocal(pluginPath: string): Promise<boolean> {
   return (await ownRealPaths).has(resolved);
 }
 
-/** Runs kubeplug-host-local's dispatcher in this process, answering as a child process would. */
-export async function runOwnHostLocal(env: Readonly<Record<string, string>>, stdin: string): Promise<PluginRun> {
+/** Runs kubeplug-host-local's dispatcher in this process (with the host's locker, if any), answering as a child process would. */
+export async function runOwnHostLocal(env: Readonly<Record<string, string>>, stdin: string, locker?: FileLocker): Promise<PluginRun> {
   const started = performance.now();
-  const [{ dispatch }, { hostLocalPlugin }] = await Promise.all([import('../../../specs/cni/skeleton.js'), import('../host-local/host-local-handlers.js')]);
-  const outcome = await dispatch(hostLocalPlugin, { env, stdin });
+  const [{ dispatch }, { createHostLocalPlugin }] = await Promise.all([import('../../../specs/cni/skeleton.js'), import('../host-local/host-local-handlers.js')]);
+  const outcome = await dispatch(createHostLocalPlugin(locker === undefined ? {} : { locker }), { env, stdin });
   return { ...outcome, signal: null, durationMs: performance.now() - started };
 }

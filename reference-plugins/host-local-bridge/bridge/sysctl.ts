@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import type { IpFamily } from './ip-address.js';
-import type { SysctlWrite } from './iproute.js';
+import type { SysctlWrite } from './command-launcher.js';
 
 /**
  * Sysctls the bridge plugin sets. Files under /proc/sys/net belong to the

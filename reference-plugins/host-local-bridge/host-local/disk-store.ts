@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { CniError } from '../../../specs/cni/cni-error.js';
-import { lockFileExclusively, type FileLock } from './file-lock.js';
+import { lockFileExclusively, type FileLock, type FileLocker } from './file-lock.js';
 import { ioFailure } from './host-local-errors.js';
 import { formatIp, parseIp, type IpAddress } from './ip-address.js';
 import type { LockedStore, ReservationStore } from './reservation-store.js';
@@ -14,6 +14,8 @@ export interface DiskStoreOptions {
   readonly network: string;
   /** How long to wait for the lock before TRY_AGAIN_LATER; {@link defaultLockWaitSeconds} when unset. */
   readonly lockWaitSeconds?: number;
+  /** Takes the lock; {@link lockFileExclusively} when unset. */
+  readonly locker?: FileLocker;
 }
 
 /** How long an operation waits for another host-local to finish before TRY_AGAIN_LATER. */
@@ -71,7 +73,7 @@ export async function openDiskStore(options: DiskStoreOptions): Promise<LockedSt
   }
   let lock: FileLock;
   try {
-    lock = await lockFileExclusively(path.join(dir, lockFileName), { waitSeconds: options.lockWaitSeconds ?? defaultLockWaitSeconds });
+    lock = await (options.locker ?? lockFileExclusively)(path.join(dir, lockFileName), { waitSeconds: options.lockWaitSeconds ?? defaultLockWaitSeconds });
   } catch (error) {
     throw error instanceof CniError ? error : ioFailure(`open ${path.join(dir, lockFileName)}`, error);
   }

@@ -15,6 +15,14 @@ export interface FileLockOptions {
 }
 
 // flock(1)'s exit status when -w runs out (we pick EX_TEMPFAIL so it differs from its other failures).
+/** Takes an exclusive flock(2) lock on a file, creating it (mode 0750) when absent. */
+export type FileLocker = (file: string, options: FileLockOptions) => Promise<FileLock>;
+
+/** The error of a lock still held by someone else when the wait is over. */
+export function lockWaitExpired(file: string, waitSeconds: number): CniError {
+  return new CniError({ code: 'TRY_AGAIN_LATER', msg: `host-local: ${file} stayed locked for ${waitSeconds} s`, details: 'another host-local holds the data directory; retry later' });
+}
+
 const lockTimeoutExitCode = 75;
 
 /**
@@ -26,7 +34,7 @@ const lockTimeoutExitCode = 75;
  * crash can never leave the lock held.
  * @see containernetworking/plugins plugins/ipam/host-local/backend/disk/lock.go
  */
-export async function lockFileExclusively(file: string, options: FileLockOptions): Promise<FileLock> {
+export const lockFileExclusively: FileLocker = async (file, options) => {
   const handle = await fs.open(file, fs.constants.O_RDONLY | fs.constants.O_CREAT, 0o750);
   try {
     await runFlock(file, handle.fd, options.waitSeconds);
@@ -42,7 +50,7 @@ export async function lockFileExclusively(file: string, options: FileLockOptions
       await handle.close();
     },
   };
-}
+};
 
 function runFlock(file: string, fd: number, waitSeconds: number): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -57,7 +65,7 @@ function runFlock(file: string, fd: number, waitSeconds: number): Promise<void> 
     child.once('close', (exitCode, signal) => {
       if (exitCode === 0) resolve();
       else if (exitCode === lockTimeoutExitCode) {
-        reject(new CniError({ code: 'TRY_AGAIN_LATER', msg: `host-local: ${file} stayed locked for ${waitSeconds} s`, details: 'another host-local holds the data directory; retry later' }));
+        reject(lockWaitExpired(file, waitSeconds));
       } else {
         const how = signal === null ? `exit status ${exitCode}` : `signal ${signal}`;
         reject(new CniError({ code: 'IO_FAILURE', msg: `host-local: cannot lock ${file}`, details: `flock(1) failed with ${how}: ${Buffer.concat(stderr).toString('utf8').trim()}` }));

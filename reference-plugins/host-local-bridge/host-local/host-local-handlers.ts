@@ -5,7 +5,8 @@ import type { GcRequest, PluginDefinition, PluginHandlers, PluginRequest } from 
 import type { Dns, Result100 } from '../../../specs/cni/types.js';
 import { cniSupportedVersions } from '../../../specs/cni/versions.js';
 import { allocateAddress, freeAddressCount, type Allocation } from './allocator.js';
-import { withDiskStore } from './disk-store.js';
+import { withDiskStore, type DiskStoreOptions } from './disk-store.js';
+import type { FileLocker } from './file-lock.js';
 import { hostLocalError, invalidField, ioFailure } from './host-local-errors.js';
 import { formatIp, parseCidr, sameIp, type IpAddress } from './ip-address.js';
 import { loadHostLocalConfig, type HostLocalConfig } from './ipam-config.js';
@@ -38,6 +39,10 @@ async function releaseAll(store: ReservationStore, reservations: readonly Reserv
   if (failures.length > 0) throw ioFailure(`release every reservation in ${verb}`, new Error(failures.join('; ')));
 }
 
+function storeOptions(config: HostLocalConfig, locker: FileLocker | undefined): DiskStoreOptions {
+  return locker === undefined ? config : { ...config, locker };
+}
+
 async function dnsOf(config: HostLocalConfig): Promise<Dns | undefined> {
   // ipam.dns is kubeplug's addition; resolvConf is upstream's, read only when ipam.dns is absent.
   if (config.dns !== undefined) return config.dns;
@@ -49,11 +54,11 @@ async function dnsOf(config: HostLocalConfig): Promise<Dns | undefined> {
  * falls in the set), all or nothing: a failure releases what this ADD took.
  * @see containernetworking/plugins plugins/ipam/host-local/main.go (cmdAdd)
  */
-async function add(request: PluginRequest): Promise<Result100> {
+async function add(request: PluginRequest, locker: FileLocker | undefined): Promise<Result100> {
   const config = loadHostLocalConfig(request.conf, request.args);
   const dns = await dnsOf(config);
   const owner = ownerOf(request);
-  const allocations = await withDiskStore(config, async (store) => {
+  const allocations = await withDiskStore(storeOptions(config, locker), async (store) => {
     const reservations = await store.scan();
     const unclaimed = [...config.requestedAddresses];
     const done: Allocation[] = [];
@@ -90,9 +95,9 @@ async function add(request: PluginRequest): Promise<Result100> {
  * success; CNI_NETNS is not needed.
  * @see containernetworking/plugins plugins/ipam/host-local/main.go (cmdDel)
  */
-async function del(request: PluginRequest): Promise<void> {
+async function del(request: PluginRequest, locker: FileLocker | undefined): Promise<void> {
   const config = loadHostLocalConfig(request.conf, request.args);
-  await withDiskStore(config, async (store) => releaseAll(store, reservationsToRelease(await store.scan(), ownerOf(request)), 'DEL'));
+  await withDiskStore(storeOptions(config, locker), async (store) => releaseAll(store, reservationsToRelease(await store.scan(), ownerOf(request)), 'DEL'));
 }
 
 function addressesOfPrevResult(request: PluginRequest): IpAddress[] {
@@ -117,10 +122,10 @@ function addressesOfPrevResult(request: PluginRequest): IpAddress[] {
  * are exactly the ones reserved for the attachment there.
  * @see containernetworking/plugins plugins/ipam/host-local/main.go (cmdCheck)
  */
-async function check(request: PluginRequest): Promise<void> {
+async function check(request: PluginRequest, locker: FileLocker | undefined): Promise<void> {
   const config = loadHostLocalConfig(request.conf, request.args);
   const owner = ownerOf(request);
-  const held = (await withDiskStore(config, (store) => store.scan())).filter((reservation) => heldBy(reservation, owner));
+  const held = (await withDiskStore(storeOptions(config, locker), (store) => store.scan())).filter((reservation) => heldBy(reservation, owner));
   if (held.length === 0) {
     throw hostLocalError('RESERVATION_NOT_FOUND', `host-local: Failed to find address added by container ${owner.containerId}`, `interface ${owner.ifName}, network ${config.network}`);
   }
@@ -144,10 +149,10 @@ async function check(request: PluginRequest): Promise<void> {
  * `cni.dev/valid-attachments`, going on after a failure. Upstream host-local
  * has no GC (main.go: "FIXME GC").
  */
-async function gc(request: GcRequest): Promise<void> {
+async function gc(request: GcRequest, locker: FileLocker | undefined): Promise<void> {
   const config = loadHostLocalConfig(request.conf, request.args);
   const valid: Owner[] = request.validAttachments.map((attachment) => ({ containerId: attachment.containerID, ifName: attachment.ifname }));
-  await withDiskStore(config, async (store) => {
+  await withDiskStore(storeOptions(config, locker), async (store) => {
     const stale = (await store.scan()).filter((reservation) => !valid.some((owner) => heldBy(reservation, owner)));
     await releaseAll(store, stale, 'GC');
   });
@@ -158,9 +163,9 @@ async function gc(request: GcRequest): Promise<void> {
  * since every ADD needs one address from each set. Upstream host-local has no
  * STATUS (main.go: "FIXME Status").
  */
-async function status(request: PluginRequest): Promise<void> {
+async function status(request: PluginRequest, locker: FileLocker | undefined): Promise<void> {
   const config = loadHostLocalConfig(request.conf, request.args);
-  const reservations = await withDiskStore(config, (store) => store.scan());
+  const reservations = await withDiskStore(storeOptions(config, locker), (store) => store.scan());
   const exhausted = config.rangeSets.filter((set) => freeAddressCount(set, reservations) === 0n);
   if (exhausted.length > 0) {
     throw new CniError({
@@ -171,12 +176,28 @@ async function status(request: PluginRequest): Promise<void> {
   }
 }
 
-/** host-local's verbs: the table the skeleton dispatches on. */
-export const hostLocalHandlers: PluginHandlers = { add, del, check, gc, status };
+/** What a host process gives the plugin; a standalone plugin process gives nothing. */
+export interface HostLocalPluginOptions {
+  /** Takes the data directory's flock(2) lock; util-linux flock(1) on our own descriptor when absent. */
+  readonly locker?: FileLocker;
+}
 
-/** The kubeplug-host-local plugin, ready for runPlugin. */
-export const hostLocalPlugin: PluginDefinition = {
-  about: 'kubeplug-host-local: CNI IPAM plugin allocating addresses from local ranges, compatible with host-local',
-  supportedVersions: cniSupportedVersions,
-  handlers: hostLocalHandlers,
-};
+/** The kubeplug-host-local plugin: its verb table for the skeleton. The node agent builds one with its own locker. */
+export function createHostLocalPlugin(options: HostLocalPluginOptions = {}): PluginDefinition {
+  const { locker } = options;
+  const handlers: PluginHandlers = {
+    add: (request) => add(request, locker),
+    del: (request) => del(request, locker),
+    check: (request) => check(request, locker),
+    gc: (request) => gc(request, locker),
+    status: (request) => status(request, locker),
+  };
+  return {
+    about: 'kubeplug-host-local: CNI IPAM plugin allocating addresses from local ranges, compatible with host-local',
+    supportedVersions: cniSupportedVersions,
+    handlers,
+  };
+}
+
+/** The plugin as a standalone process runs it. */
+export const hostLocalPlugin: PluginDefinition = createHostLocalPlugin();

@@ -24,3 +24,8 @@ export function netnsInode(pid: number | 'self'): number {
 export function agentSocketPath(dir: string, inode: number): string {
   return path.join(dir, `net-${inode}.sock`);
 }
+
+/** The socket of the agent's exec server (netns-exec-server.c), next to the agent's own. */
+export function execServerSocketPath(dir: string, inode: number): string {
+  return path.join(dir, `net-${inode}.exec.sock`);
+}

@@ -1,16 +1,17 @@
 import t from 'tap';
-import { CommandError, CommandRunner, type CommandOutput } from '../../../reference-plugins/host-local-bridge/bridge/command-runner.js';
+import { spawnArgv, type SysctlWrite } from '../../../reference-plugins/host-local-bridge/bridge/command-launcher.js';
+import { CommandError, CommandRunner, type CommandOutput, type RunOptions } from '../../../reference-plugins/host-local-bridge/bridge/command-runner.js';
 import { IpCommandError, runIp } from '../../../reference-plugins/host-local-bridge/bridge/iproute.js';
 import { RollbackStack, allSettledOrThrow } from '../../../reference-plugins/host-local-bridge/bridge/rollback-stack.js';
 
 /** A runner that records what it would run and answers from a script instead of starting processes. */
 class ScriptedRunner extends CommandRunner {
-  readonly calls: { argv: readonly string[]; input: string | undefined }[] = [];
+  readonly calls: { argv: readonly string[]; input: string | undefined; netns?: string; sysctls?: readonly SysctlWrite[] }[] = [];
   constructor(readonly answer: (argv: readonly string[]) => CommandOutput | CommandError = () => ({ stdout: '', stderr: '' })) {
     super();
   }
-  override run(argv: readonly string[], options: { input?: string } = {}): Promise<CommandOutput> {
-    this.calls.push({ argv, input: options.input });
+  override run(argv: readonly string[], options: RunOptions = {}): Promise<CommandOutput> {
+    this.calls.push({ argv, input: options.input, ...(options.netns === undefined ? {} : { netns: options.netns }), ...(options.sysctls === undefined ? {} : { sysctls: options.sysctls }) });
     const answer = this.answer(argv);
     return answer instanceof CommandError ? Promise.reject(answer) : Promise.resolve(answer);
   }
@@ -22,10 +23,17 @@ t.test('several commands go to iproute2 as one batch process', async (t) => {
   t.same(runner.calls, [{ argv: ['ip', '-batch', '-'], input: 'link set dev a up\nlink set dev b up\n' }]);
 });
 
-t.test('commands in a container namespace run through nsenter, sysctls written first by a shell', async (t) => {
+t.test('a group for a container namespace goes to the launcher with the namespace and its sysctls, once', async (t) => {
   const runner = new ScriptedRunner();
-  await runIp(runner, [['link', 'set', 'dev', 'eth0', 'up'], ['link', 'show']], { netns: '/run/netns/pod', sysctls: [{ path: '/proc/sys/x', value: '1' }] });
-  t.match(runner.calls[0]?.argv, ['nsenter', '--net=/run/netns/pod', '--', 'sh', '-c', String, 'sh', '/proc/sys/x', '1', '--', 'ip', '-batch', '-']);
+  const sysctls = [{ path: '/proc/sys/x', value: '1' }];
+  await runIp(runner, [['link', 'set', 'dev', 'eth0', 'up'], ['link', 'show']], { netns: '/run/netns/pod', sysctls });
+  t.same(runner.calls, [{ argv: ['ip', '-batch', '-'], input: 'link set dev eth0 up\nlink show\n', netns: '/run/netns/pod', sysctls }]);
+});
+
+t.test('as a child process, a command for another namespace runs through nsenter, sysctls written first by a shell', async (t) => {
+  t.match(spawnArgv({ argv: ['ip', '-batch', '-'], netns: '/run/netns/pod', sysctls: [{ path: '/proc/sys/x', value: '1' }] }), ['nsenter', '--net=/run/netns/pod', '--', 'sh', '-c', String, 'sh', '/proc/sys/x', '1', '--', 'ip', '-batch', '-']);
+  t.same(spawnArgv({ argv: ['ip', 'link', 'show'], netns: '/run/netns/pod' }), ['nsenter', '--net=/run/netns/pod', '--', 'ip', 'link', 'show']);
+  t.same(spawnArgv({ argv: ['ip', 'link', 'show'] }), ['ip', 'link', 'show']);
 });
 
 t.test('names batch mode would mangle ("#", quotes, blanks) are run one command at a time', async (t) => {

@@ -1,0 +1,267 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import { spawnLauncher, type CommandLauncher, type LaunchOutcome, type LaunchRequest } from '../bridge/command-launcher.js';
+import { CniError } from '../../../specs/cni/cni-error.js';
+import { lockFileExclusively, lockWaitExpired, type FileLock, type FileLockOptions } from '../host-local/file-lock.js';
+
+/**
+ * The wire format of netns-exec-server.c: one command per connection,
+ * big-endian u32 lengths and counts, strings as (u32 length, bytes).
+ *
+ * request:  "KPNSX001" | netns ("" for the server's own) | PATH |
+ *           sysctl count | (file, value)… | argc | arg… | stdin,
+ *           then the client ends its sending side
+ * response: "KPNSX001" | outcome (0 exited, 1 killed by a signal, 2 not run)
+ *           | value (exit status, signal number or errno) | stdout | stderr
+ */
+const magic = Buffer.from('KPNSX001', 'latin1');
+
+/**
+ * A lock request holds its connection open: "KPNSL001" | file | wait
+ * seconds; answer "KPNSL001" | outcome (0 held, 1 wait expired, 2 failed) |
+ * errno. The server's worker holds the flock(2) until the connection closes.
+ */
+const lockMagic = Buffer.from('KPNSL001', 'latin1');
+const lockAnswerBytes = lockMagic.length + 8;
+
+/** Encodes a lock request. */
+export function encodeLockRequest(file: string, waitSeconds: number): Buffer {
+  const name = Buffer.from(file, 'utf8');
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(name.length);
+  const wait = Buffer.alloc(4);
+  wait.writeUInt32BE(Math.max(0, Math.ceil(waitSeconds)));
+  return Buffer.concat([lockMagic, header, name, wait]);
+}
+
+/** Encodes one command for the exec server. */
+export function encodeExecRequest(request: LaunchRequest): Buffer {
+  const parts: Buffer[] = [magic];
+  const u32 = (value: number): void => {
+    const bytes = Buffer.alloc(4);
+    bytes.writeUInt32BE(value);
+    parts.push(bytes);
+  };
+  const string = (text: string): void => {
+    const bytes = Buffer.from(text, 'utf8');
+    u32(bytes.length);
+    parts.push(bytes);
+  };
+  string(request.netns ?? '');
+  string(request.path);
+  const sysctls = request.sysctls ?? [];
+  u32(sysctls.length);
+  for (const { path, value } of sysctls) {
+    string(path);
+    string(value);
+  }
+  u32(request.argv.length);
+  for (const arg of request.argv) string(arg);
+  string(request.input ?? '');
+  return Buffer.concat(parts);
+}
+
+/** Decodes the server's answer; undefined when it is cut short or malformed (the server's worker died). */
+export function decodeExecResponse(bytes: Buffer): LaunchOutcome | undefined {
+  let offset = 0;
+  const u32 = (): number | undefined => {
+    if (offset + 4 > bytes.length) return undefined;
+    const value = bytes.readUInt32BE(offset);
+    offset += 4;
+    return value;
+  };
+  const string = (): string | undefined => {
+    const length = u32();
+    if (length === undefined || offset + length > bytes.length) return undefined;
+    const text = bytes.toString('utf8', offset, offset + length);
+    offset += length;
+    return text;
+  };
+  if (bytes.length < magic.length || !bytes.subarray(0, magic.length).equals(magic)) return undefined;
+  offset = magic.length;
+  const outcome = u32();
+  const value = u32();
+  const stdout = string();
+  const stderr = string();
+  if (outcome === undefined || value === undefined || stdout === undefined || stderr === undefined || offset !== bytes.length) return undefined;
+  if (outcome === 0) return { exitCode: value, stdout, stderr };
+  if (outcome === 1) return { exitCode: null, stdout, stderr: `${stderr}killed by signal ${value}\n` };
+  return { exitCode: null, stdout, stderr };
+}
+
+/** Options of {@link NetnsExecService}. */
+export interface NetnsExecServiceOptions {
+  /** The compiled netns-exec-server.c. */
+  readonly executable: string;
+  /** Where it listens; its folder should be 0700 (the agent's). */
+  readonly socketPath: string;
+  readonly log?: (line: string) => void;
+  /** Wait before starting a server that exited on its own again. */
+  readonly restartDelayMs?: number;
+}
+
+/**
+ * Runs the node agent's exec server and starts commands through it: a
+ * {@link CommandLauncher} that costs one exec per command instead of a
+ * fork of Node plus nsenter. It also takes host-local's data directory
+ * locks ({@link NetnsExecService.lock}, a FileLocker) without running
+ * flock(1) for each. Self-healing: a server that dies is started
+ * again, and while none is ready (or a connection is refused, so nothing
+ * ran) commands fall back to plain child processes, which behave the same,
+ * only slower.
+ */
+export class NetnsExecService implements CommandLauncher {
+  readonly #options: NetnsExecServiceOptions;
+  #child: ChildProcess | undefined;
+  #ready = false;
+  #stopping = false;
+
+  constructor(options: NetnsExecServiceOptions) {
+    this.#options = options;
+  }
+
+  /** True while the server answers; false means commands run as child processes. */
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /** The server's pid while it runs. */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  /** Starts the server and resolves once it listens; rejects (leaving the fallback in place) when it cannot. */
+  start(): Promise<void> {
+    fs.rmSync(this.#options.socketPath, { force: true });
+    const child = spawn(this.#options.executable, [this.#options.socketPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+    this.#child = child;
+    return new Promise((resolve, reject) => {
+      let seen = '';
+      const onData = (chunk: Buffer): void => {
+        seen += chunk.toString('utf8');
+        if (!seen.includes('ready\n')) return;
+        child.stdout?.off('data', onData);
+        child.stdout?.resume();
+        this.#ready = true;
+        resolve();
+      };
+      child.stdout?.on('data', onData);
+      child.once('error', (error) => {
+        this.#ready = false;
+        reject(error);
+      });
+      child.once('exit', (code, signal) => {
+        this.#ready = false;
+        if (this.#child === child) this.#child = undefined;
+        reject(new Error(`kubeplug-netns-exec exited (${signal ?? code}) before it was ready`));
+        if (this.#stopping) return;
+        this.#log(`kubeplug-netns-exec exited (${signal ?? code}); commands run as child processes until it is back`);
+        setTimeout(() => {
+          if (!this.#stopping) this.start().catch((error: unknown) => this.#log(`kubeplug-netns-exec did not come back: ${String(error)}`));
+        }, this.#options.restartDelayMs ?? 1000).unref();
+      });
+    });
+  }
+
+  /** Stops the server (by its pid) and removes its socket; commands in flight finish in their workers. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#ready = false;
+    const child = this.#child;
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    fs.rmSync(this.#options.socketPath, { force: true });
+  }
+
+  launch(request: LaunchRequest): Promise<LaunchOutcome> {
+    if (!this.#ready) return spawnLauncher.launch(request);
+    return new Promise((resolve) => {
+      const socket = net.createConnection({ path: this.#options.socketPath, allowHalfOpen: true });
+      const chunks: Buffer[] = [];
+      let connected = false;
+      socket.once('connect', () => {
+        connected = true;
+        socket.end(encodeExecRequest(request));
+      });
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.on('error', (error) => {
+        // Refused before connecting: nothing ran, so running it ourselves is safe.
+        if (!connected) resolve(spawnLauncher.launch(request));
+        else resolve({ exitCode: null, stdout: '', stderr: `kubeplug-netns-exec: ${error.message}`, cause: error });
+      });
+      socket.once('close', () => {
+        if (!connected) return;
+        const outcome = decodeExecResponse(Buffer.concat(chunks));
+        resolve(outcome ?? { exitCode: null, stdout: '', stderr: `kubeplug-netns-exec ended before answering for "${request.argv.join(' ')}"` });
+      });
+    });
+  }
+
+  /**
+   * Takes an exclusive flock(2) on `file` through the server: a worker of
+   * the server holds it for as long as our connection stays open, so it
+   * goes when we release it or when the agent dies, as a lock on our own
+   * descriptor would. Without a server, util-linux flock(1) does it.
+   */
+  readonly lock = (file: string, options: FileLockOptions): Promise<FileLock> => {
+    if (!this.#ready) return lockFileExclusively(file, options);
+    return new Promise((resolve, reject) => {
+      const socket = net.createConnection({ path: this.#options.socketPath });
+      const chunks: Buffer[] = [];
+      let connected = false;
+      let answered = false;
+      const closed = new Promise<void>((done) => socket.once('close', () => done()));
+      socket.once('connect', () => {
+        connected = true;
+        socket.write(encodeLockRequest(file, options.waitSeconds));
+      });
+      socket.on('data', (chunk: Buffer) => {
+        if (answered) return;
+        chunks.push(chunk);
+        const answer = Buffer.concat(chunks);
+        if (answer.length < lockAnswerBytes) return;
+        answered = true;
+        if (!answer.subarray(0, lockMagic.length).equals(lockMagic)) {
+          socket.destroy();
+          reject(new CniError({ code: 'IO_FAILURE', msg: `host-local: cannot lock ${file}`, details: 'kubeplug-netns-exec answered garbage' }));
+          return;
+        }
+        const outcome = answer.readUInt32BE(lockMagic.length);
+        const errno = answer.readUInt32BE(lockMagic.length + 4);
+        if (outcome === 0) {
+          let released: Promise<void> | undefined;
+          resolve({
+            release: () => {
+              released ??= (socket.end(), closed);
+              return released;
+            },
+          });
+          closed.then(() => {
+            // The worker went while we held the lock (killed?): say so, the data directory was unprotected from then on.
+            if (released === undefined) this.#log(`the lock on ${file} was lost before its release`);
+          });
+          return;
+        }
+        socket.destroy();
+        if (outcome === 1) reject(lockWaitExpired(file, options.waitSeconds));
+        else reject(new CniError({ code: 'IO_FAILURE', msg: `host-local: cannot lock ${file}`, details: `kubeplug-netns-exec: flock failed with errno ${errno}` }));
+      });
+      socket.on('error', (error) => {
+        // Refused before connecting: take the lock the standalone way.
+        if (!connected) resolve(lockFileExclusively(file, options));
+        else if (!answered) reject(new CniError({ code: 'IO_FAILURE', msg: `host-local: cannot lock ${file}`, details: `kubeplug-netns-exec: ${error.message}`, cause: error }));
+      });
+      socket.once('close', () => {
+        if (connected && !answered) reject(new CniError({ code: 'IO_FAILURE', msg: `host-local: cannot lock ${file}`, details: 'kubeplug-netns-exec hung up before answering' }));
+      });
+    });
+  };
+
+  #log(line: string): void {
+    this.#options.log?.(line);
+  }
+}
