@@ -235,6 +235,11 @@ export function snapshotWithState(node: CaseNode, list: NetConfList): Promise<No
   return snapshotNode(node.namespace, ipamStateDir(list));
 }
 
+/** An IPv6 link-local address as a snapshot lists it: the kernel adds one to every link that comes up, in its own time. */
+export function isKernelLinkLocal(address: string): boolean {
+  return / fe80:/i.test(address);
+}
+
 /**
  * What changed between two snapshots, ignoring what is not an attachment's:
  * host-local's `last_reserved_ip.*` cursor (it keeps moving by design), and
@@ -244,7 +249,7 @@ export function snapshotWithState(node: CaseNode, list: NetConfList): Promise<No
 export function snapshotDiff(before: NodeSnapshot, after: NodeSnapshot): { leftBehind: string[]; removed: string[] } {
   const flatten = (snapshot: NodeSnapshot): string[] => [
     ...snapshot.links.map((link) => `link ${link}`),
-    ...snapshot.addresses.filter((address) => !/ fe80:/i.test(address)).map((address) => `address ${address}`),
+    ...snapshot.addresses.filter((address) => !isKernelLinkLocal(address)).map((address) => `address ${address}`),
     ...snapshot.iptables.map((rule) => `iptables ${rule}`),
     ...snapshot.stateFiles.filter((file) => !path.basename(file).startsWith('last_reserved_ip')).map((file) => `state ${file}`),
   ];

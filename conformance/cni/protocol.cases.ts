@@ -247,20 +247,22 @@ export function declareProtocolCases(suite: Suite<CniSubject>): void {
     needs,
     timeoutMs,
     async run(ctx: Ctx) {
-      const scene = await createScene(ctx);
       const settings = { unset: undefined, empty: '' } as const;
       const attachments = [];
-      for (const [index, [how, args]] of Object.entries(settings).entries()) {
-        const add = sceneRequest(ctx, scene, 'ADD', { ifName: `eth${index}`, env: { CNI_ARGS: args } });
+      for (const [how, args] of Object.entries(settings)) {
+        // A pod each: a plugin that allows one interface per pod (ptp) must not fail this rule for that.
+        const scene = await createScene(ctx);
+        const add = sceneRequest(ctx, scene, 'ADD', { env: { CNI_ARGS: args } });
         deferDel(ctx, scene, add);
         const added = await callRaw(ctx, scene, add);
         ctx.check(added.exitCode === 0, { what: `ADD with CNI_ARGS ${how} succeeds`, expected: 'exit 0', got: describeRun(added) });
         const result = parseOneObject(added.stdout);
-        attachments.push({ how, args, add, prevResult: withPrevResult(result.ok ? result.value : undefined) });
+        attachments.push({ scene, how, args, add, prevResult: withPrevResult(result.ok ? result.value : undefined) });
       }
       const first = attachments[0];
       if (first !== undefined && atLeast(ctx.subject.version, '0.4.0')) {
         // A CHECK that fails whatever CNI_ARGS holds fails for another reason; the control tells them apart.
+        const scene = first.scene;
         const control = await callRaw(ctx, scene, sceneRequest(ctx, scene, 'CHECK', { containerId: first.add.containerId, ifName: first.add.ifName, env: { CNI_ARGS: 'IgnoreUnknown=1' }, conf: first.prevResult }));
         for (const [how, args] of Object.entries(settings)) {
           const checked = await callRaw(ctx, scene, sceneRequest(ctx, scene, 'CHECK', { containerId: first.add.containerId, ifName: first.add.ifName, env: { CNI_ARGS: args }, conf: first.prevResult }));
@@ -271,7 +273,7 @@ export function declareProtocolCases(suite: Suite<CniSubject>): void {
           ctx.check(checked.exitCode === 0, { what: `CHECK with CNI_ARGS ${how} passes, as it does with CNI_ARGS=IgnoreUnknown=1`, expected: 'exit 0', got: describeRun(checked) });
         }
       }
-      for (const { how, args, add, prevResult } of attachments) {
+      for (const { scene, how, args, add, prevResult } of attachments) {
         const deleted = await callRaw(ctx, scene, sceneRequest(ctx, scene, 'DEL', { containerId: add.containerId, ifName: add.ifName, env: { CNI_ARGS: args }, conf: prevResult }));
         ctx.check(deleted.exitCode === 0, { what: `DEL with CNI_ARGS ${how} succeeds`, expected: 'exit 0', got: describeRun(deleted) });
       }

@@ -10,6 +10,7 @@ import { atLeast, isCniVersion, resultFamily, runPluginProcess, type CniVerb, ty
 import type { CaseContext, CheckInput } from '../framework/index.js';
 import { caseNamespace, caseNode, invokeRaw, networkCopy, rawCall, snapshotNode, type CaseNode, type NodeSnapshot } from './cni-harness.js';
 import type { CniSubject } from './cni-subject.js';
+import { isKernelLinkLocal } from './observe.js';
 import type { NetworkNamespace } from './network-namespaces.js';
 
 type Ctx = CaseContext<CniSubject>;
@@ -174,12 +175,12 @@ async function sceneState(scene: PluginScene): Promise<SceneState> {
 function stateLines(node: NodeSnapshot, pod: NodeSnapshot): string[] {
   return [
     ...node.links.map((link) => `node link ${link}`),
-    ...node.addresses.map((address) => `node address ${address}`),
+    ...node.addresses.filter((address) => !isKernelLinkLocal(address)).map((address) => `node address ${address}`),
     ...node.iptables.map((rule) => `node iptables ${rule}`),
     // host-local remembers where it last allocated; that file is a cursor, not a reservation.
     ...node.stateFiles.filter((file) => !/(^|\/)last_reserved_ip\.[^/]*$/.test(file)).map((file) => `state file ${file}`),
     ...pod.links.map((link) => `pod link ${link}`),
-    ...pod.addresses.map((address) => `pod address ${address}`),
+    ...pod.addresses.filter((address) => !isKernelLinkLocal(address)).map((address) => `pod address ${address}`),
     ...pod.iptables.map((rule) => `pod iptables ${rule}`),
   ];
 }
