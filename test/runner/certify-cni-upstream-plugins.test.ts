@@ -6,12 +6,11 @@
  * nothing outside its file and certifies with those MUSTs reported not run.
  * (ipvlan is not tried: this kernel has no ipvlan driver.)
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { packageRoot } from '../../specs/registry/index.js';
-import { cliPath } from '../helpers/run-cli.js';
+import { certifyCni, deviationIdsOf } from '../helpers/certify-cli.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const root = packageRoot();
@@ -28,32 +27,8 @@ const skip =
         ? 'needs npm run build'
         : false;
 
-interface Certificate {
-  verdict: { certified: boolean };
-  runs: { requirements: { id: string; level: string; status: string }[] }[];
-}
 
-function certify(args: string[], dir: string): Promise<{ code: number; certificate: Certificate; stdout: string }> {
-  const report = path.join(dir, 'certificate.json');
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [cliPath, 'certify', 'cni', ...args, '--report', `json=${report}`], { cwd: root, timeout: 900_000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-      try {
-        resolve({ code, certificate: JSON.parse(fs.readFileSync(report, 'utf8')) as Certificate, stdout });
-      } catch (cause) {
-        reject(new Error(`no certificate (exit ${code}): ${stdout.slice(-2000)}`, { cause }));
-      }
-    });
-  });
-}
 
-function deviationIds(file: string): string[] {
-  return fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((line) => /^CNI-/.test(line))
-    .map((line) => line.split(' ')[0] as string);
-}
 
 function writeConf(dir: string, plugin: object): string {
   const file = path.join(dir, 'net.conflist');
@@ -68,11 +43,11 @@ t.test('Debian ptp + host-local certifies with its known-deviations file, each s
   const dir = tempDir(t);
   const file = path.join(deviationsDir, 'debian-containernetworking-plugins-1.1.1-ptp.txt');
   const conf = writeConf(dir, { type: 'ptp', ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: '10.127.0.0/24' }]] } });
-  const { code, certificate, stdout } = await certify(['--cni-path', '/usr/lib/cni', '--conf', conf, '--known-deviations', file], dir);
+  const { code, certificate, stdout } = await certifyCni(['--cni-path', '/usr/lib/cni', '--conf', conf, '--known-deviations', file], dir);
   t.equal(code, 0, stdout.slice(-3000));
   t.equal(certificate.verdict.certified, true);
   const byId = new Map((certificate.runs[0]?.requirements ?? []).map((r) => [r.id, r.status]));
-  for (const id of deviationIds(file)) t.ok(['known', ...(intermittent.has(id) ? ['stale'] : [])].includes(byId.get(id) ?? ''), `${id} is reported as ${byId.get(id)}`);
+  for (const id of deviationIdsOf(file)) t.ok(['known', ...(intermittent.has(id) ? ['stale'] : [])].includes(byId.get(id) ?? ''), `${id} is reported as ${byId.get(id)}`);
   t.equal(byId.get('CNI-DEL-008'), 'pass', 'DEL-008 is still judged, on another container, although ptp refuses a second interface');
 });
 
@@ -81,11 +56,11 @@ t.test('Debian macvlan + host-local fails nothing outside its file and certifies
   const file = path.join(deviationsDir, 'debian-containernetworking-plugins-1.1.1-macvlan.txt');
   const conf = writeConf(dir, { type: 'macvlan', master: 'kpuplink0', mode: 'bridge', ipam: { type: 'host-local', ranges: [[{ subnet: '10.128.0.0/24' }]] } });
   const uplink = `sh ${path.join(root, 'conformance/cni/node-uplink.sh')}`;
-  const { code, certificate, stdout } = await certify(['--cni-path', '/usr/lib/cni', '--conf', conf, '--node-agent', uplink, '--skip', 'KUBE-NET', '--known-deviations', file], dir);
+  const { code, certificate, stdout } = await certifyCni(['--cni-path', '/usr/lib/cni', '--conf', conf, '--node-agent', uplink, '--skip', 'KUBE-NET', '--known-deviations', file], dir);
   const requirements = certificate.runs[0]?.requirements ?? [];
   const byId = new Map(requirements.map((r) => [r.id, r.status]));
   t.same(requirements.filter((r) => r.status === 'fail' || r.status === 'error').map((r) => r.id), [], 'no failure outside the file');
-  for (const id of deviationIds(file)) t.ok(['known', ...(intermittent.has(id) ? ['stale'] : [])].includes(byId.get(id) ?? ''), `${id} is reported as ${byId.get(id)}`);
+  for (const id of deviationIdsOf(file)) t.ok(['known', ...(intermittent.has(id) ? ['stale'] : [])].includes(byId.get(id) ?? ''), `${id} is reported as ${byId.get(id)}`);
   const unrunMusts = requirements.filter((r) => r.level === 'MUST' && r.status === 'not-run').map((r) => r.id);
   t.ok(unrunMusts.length > 0 && unrunMusts.every((id) => id.startsWith('KUBE-NET-')), `only network-model MUSTs are unrun: ${unrunMusts.join(', ')}`);
   t.equal(code, 0, `certified within the scope asked for: ${stdout.slice(-500)}`);

@@ -3,12 +3,11 @@
  * node agent; Debian's upstream bridge + host-local fail exactly on their
  * recorded deviations and certify only with the known-deviations file.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { packageRoot } from '../../specs/registry/index.js';
-import { cliPath } from '../helpers/run-cli.js';
+import { certifyCni, deviationIdsOf } from '../helpers/certify-cli.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const root = packageRoot();
@@ -26,25 +25,7 @@ const skip =
         ? 'needs npm run build'
         : false;
 
-interface Certificate {
-  verdict: { certified: boolean };
-  runs: { subject: Record<string, unknown>; requirements: { id: string; level: string; status: string }[] }[];
-}
 
-/** Runs `certify cni` with a JSON certificate; resolves to the exit code and the certificate. */
-function certify(args: string[], dir: string): Promise<{ code: number; certificate: Certificate; stdout: string }> {
-  const report = path.join(dir, `certificate-${Date.now()}.json`);
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [cliPath, 'certify', 'cni', ...args, '--report', `json=${report}`], { cwd: root, timeout: 900_000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-      try {
-        resolve({ code, certificate: JSON.parse(fs.readFileSync(report, 'utf8')) as Certificate, stdout });
-      } catch (cause) {
-        reject(new Error(`no certificate (exit ${code}): ${stdout.slice(-2000)}`, { cause }));
-      }
-    });
-  });
-}
 
 function writeConf(dir: string, conf: object): string {
   const file = path.join(dir, 'net.conflist');
@@ -52,11 +33,7 @@ function writeConf(dir: string, conf: object): string {
   return file;
 }
 
-const deviationIds = fs
-  .readFileSync(deviationsFile, 'utf8')
-  .split('\n')
-  .filter((line) => /^CNI-/.test(line))
-  .map((line) => line.split(' ')[0] as string);
+const deviationIds = deviationIdsOf(deviationsFile);
 
 const upstreamConf = {
   cniVersion: '1.0.0',
@@ -74,7 +51,7 @@ t.test('our plugins served by kubeplug-cni-agent certify: exit 0 and the agent n
     name: 'kpours',
     plugins: [{ type: 'kubeplug-bridge', bridge: 'kpbr0', isGateway: true, ipam: { type: 'kubeplug-host-local', ranges: [[{ subnet: '10.126.0.0/24' }]] } }],
   });
-  const { code, certificate, stdout } = await certify(['--cni-path', path.join(root, 'dist/cni-bin'), '--conf', conf, '--node-agent', agentEntry], dir);
+  const { code, certificate, stdout } = await certifyCni(['--cni-path', path.join(root, 'dist/cni-bin'), '--conf', conf, '--node-agent', agentEntry], dir);
   t.equal(code, 0, stdout.slice(-3000));
   t.equal(certificate.verdict.certified, true);
   t.equal(certificate.runs[0]?.subject['nodeAgent'], agentEntry);
@@ -82,7 +59,7 @@ t.test('our plugins served by kubeplug-cni-agent certify: exit 0 and the agent n
 
 t.test("upstream bridge + host-local fail exactly their recorded deviations without the file", { skip, timeout: 900_000 }, async (t) => {
   const dir = tempDir(t);
-  const { code, certificate } = await certify(['--cni-path', '/usr/lib/cni', '--conf', writeConf(dir, upstreamConf)], dir);
+  const { code, certificate } = await certifyCni(['--cni-path', '/usr/lib/cni', '--conf', writeConf(dir, upstreamConf)], dir);
   t.equal(code, 1, 'not certified');
   const failed = (certificate.runs[0]?.requirements ?? []).filter((r) => r.status === 'fail' || r.status === 'error').map((r) => r.id);
   t.same(failed.filter((id) => !deviationIds.includes(id)), [], 'every failure is a recorded deviation');
@@ -91,7 +68,7 @@ t.test("upstream bridge + host-local fail exactly their recorded deviations with
 
 t.test('upstream bridge + host-local certify with the known-deviations file', { skip, timeout: 900_000 }, async (t) => {
   const dir = tempDir(t);
-  const { code, certificate } = await certify(['--cni-path', '/usr/lib/cni', '--conf', writeConf(dir, upstreamConf), '--known-deviations', deviationsFile], dir);
+  const { code, certificate } = await certifyCni(['--cni-path', '/usr/lib/cni', '--conf', writeConf(dir, upstreamConf), '--known-deviations', deviationsFile], dir);
   t.equal(code, 0, 'certified with the deviations');
   const byId = new Map((certificate.runs[0]?.requirements ?? []).map((r) => [r.id, r.status]));
   for (const id of deviationIds) t.ok(['known', ...(intermittent.has(id) ? ['stale'] : [])].includes(byId.get(id) ?? ''), `${id} is reported as ${byId.get(id)}`);

@@ -25,6 +25,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "wire-io.h"
+
 #ifndef KUBEPLUG_PLUGIN
 #error "define KUBEPLUG_PLUGIN"
 #endif
@@ -38,12 +40,6 @@ static const char request_magic[8] = {'K', 'P', 'C', 'N', 'I', 'A', '0', '1'};
 /* Agents listen in this folder unless KUBEPLUG_CNI_AGENT_DIR names another. */
 static const char default_agent_dir[] = "/run/kubeplug/cni-agent";
 
-struct buffer {
-  char *data;
-  size_t length;
-  size_t capacity;
-};
-
 static void die_with_cni_error(int code, const char *msg, const char *details) {
   /* Plain text fields only reach here (no quotes or backslashes), so no escaping is needed. */
   printf("{\"cniVersion\":\"1.1.0\",\"code\":%d,\"msg\":\"%s\",\"details\":\"%s\"}\n", code, msg, details);
@@ -51,55 +47,14 @@ static void die_with_cni_error(int code, const char *msg, const char *details) {
   exit(1);
 }
 
-static void reserve(struct buffer *buffer, size_t more) {
-  if (buffer->length + more <= buffer->capacity) return;
-  size_t capacity = buffer->capacity == 0 ? 4096 : buffer->capacity;
-  while (capacity < buffer->length + more) capacity *= 2;
-  char *grown = realloc(buffer->data, capacity);
-  if (grown == NULL) die_with_cni_error(999, "kubeplug CNI shim: out of memory", "");
-  buffer->data = grown;
-  buffer->capacity = capacity;
-}
-
-static void append(struct buffer *buffer, const void *bytes, size_t length) {
-  reserve(buffer, length);
-  memcpy(buffer->data + buffer->length, bytes, length);
-  buffer->length += length;
-}
-
-static void append_u32(struct buffer *buffer, uint32_t value) {
-  unsigned char bytes[4] = {(unsigned char)(value >> 24), (unsigned char)(value >> 16), (unsigned char)(value >> 8), (unsigned char)value};
-  append(buffer, bytes, 4);
+/* The shim has nothing to fall back on when memory runs out. */
+static void must(int status) {
+  if (status != 0) die_with_cni_error(999, "kubeplug CNI shim: out of memory", "");
 }
 
 static void append_string(struct buffer *buffer, const char *bytes, size_t length) {
-  append_u32(buffer, (uint32_t)length);
-  append(buffer, bytes, length);
-}
-
-static int write_all(int fd, const char *bytes, size_t length) {
-  while (length > 0) {
-    ssize_t written = write(fd, bytes, length);
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    bytes += written;
-    length -= (size_t)written;
-  }
-  return 0;
-}
-
-/* Reads exactly length bytes; -1 when the peer closes early or on error. */
-static int read_exactly(int fd, char *bytes, size_t length) {
-  while (length > 0) {
-    ssize_t got = read(fd, bytes, length);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) return -1;
-    bytes += got;
-    length -= (size_t)got;
-  }
-  return 0;
+  must(buffer_append_u32(buffer, (uint32_t)length));
+  must(buffer_append(buffer, bytes, length));
 }
 
 static int read_u32(int fd, uint32_t *value) {
@@ -164,12 +119,12 @@ int main(int argc, char **argv) {
   if (agent < 0) exec_standalone(argv);
 
   struct buffer request = {0};
-  append(&request, request_magic, sizeof request_magic);
+  must(buffer_append(&request, request_magic, sizeof request_magic));
   append_string(&request, KUBEPLUG_PLUGIN, strlen(KUBEPLUG_PLUGIN));
-  append_u32(&request, (uint32_t)getpid());
+  must(buffer_append_u32(&request, (uint32_t)getpid()));
   uint32_t count = 0;
   for (char **entry = environ; *entry != NULL; entry++) count++;
-  append_u32(&request, count);
+  must(buffer_append_u32(&request, count));
   for (char **entry = environ; *entry != NULL; entry++) append_string(&request, *entry, strlen(*entry));
 
   /* The standalone entry reads stdin under the same conditions: never for an absent verb or VERSION on a terminal. */
@@ -178,7 +133,7 @@ int main(int argc, char **argv) {
   struct buffer input = {0};
   if (reads_stdin) {
     for (;;) {
-      reserve(&input, 65536);
+      must(buffer_reserve(&input, 65536));
       ssize_t got = read(0, input.data + input.length, input.capacity - input.length);
       if (got < 0 && errno == EINTR) continue;
       if (got < 0) {

@@ -38,6 +38,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "wire-io.h"
+
 static const char magic[8] = {'K', 'P', 'N', 'S', 'X', '0', '0', '1'};
 static const char lock_magic[8] = {'K', 'P', 'N', 'S', 'L', '0', '0', '1'};
 /* Requests are a few KiB (an iptables-restore batch at most); anything past this is a broken client. */
@@ -48,48 +50,6 @@ static const char lock_magic[8] = {'K', 'P', 'N', 'S', 'L', '0', '0', '1'};
 static const char *const allowed_tools[] = {"ip", "bridge", "nft", "iptables-save", "iptables-restore", "ip6tables-save", "ip6tables-restore", NULL};
 
 enum outcome { exited = 0, signaled = 1, not_run = 2 };
-
-struct buffer {
-  char *data;
-  size_t length;
-  size_t capacity;
-};
-
-static int reserve(struct buffer *buffer, size_t more) {
-  if (buffer->length + more <= buffer->capacity) return 0;
-  size_t capacity = buffer->capacity == 0 ? 4096 : buffer->capacity;
-  while (capacity < buffer->length + more) capacity *= 2;
-  char *grown = realloc(buffer->data, capacity);
-  if (grown == NULL) return -1;
-  buffer->data = grown;
-  buffer->capacity = capacity;
-  return 0;
-}
-
-static int append(struct buffer *buffer, const void *bytes, size_t length) {
-  if (reserve(buffer, length) != 0) return -1;
-  memcpy(buffer->data + buffer->length, bytes, length);
-  buffer->length += length;
-  return 0;
-}
-
-static int append_u32(struct buffer *buffer, uint32_t value) {
-  unsigned char bytes[4] = {(unsigned char)(value >> 24), (unsigned char)(value >> 16), (unsigned char)(value >> 8), (unsigned char)value};
-  return append(buffer, bytes, 4);
-}
-
-static int write_all(int fd, const char *bytes, size_t length) {
-  while (length > 0) {
-    ssize_t written = write(fd, bytes, length);
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    bytes += written;
-    length -= (size_t)written;
-  }
-  return 0;
-}
 
 /* A cursor over the request; every read is bounds-checked. */
 struct cursor {
@@ -161,9 +121,9 @@ static int tool_allowed(const char *name) {
 
 static void send_response(int connection, enum outcome outcome, uint32_t value, const struct buffer *out, const struct buffer *err) {
   struct buffer response = {0};
-  int failed = append(&response, magic, sizeof magic) | append_u32(&response, (uint32_t)outcome) | append_u32(&response, value) |
-               append_u32(&response, (uint32_t)out->length) | append(&response, out->data, out->length) |
-               append_u32(&response, (uint32_t)err->length) | append(&response, err->data, err->length);
+  int failed = buffer_append(&response, magic, sizeof magic) | buffer_append_u32(&response, (uint32_t)outcome) | buffer_append_u32(&response, value) |
+               buffer_append_u32(&response, (uint32_t)out->length) | buffer_append(&response, out->data, out->length) |
+               buffer_append_u32(&response, (uint32_t)err->length) | buffer_append(&response, err->data, err->length);
   /* A response we cannot build or send ends the connection early; the client reports that as a failed command. */
   if (failed == 0) (void)write_all(connection, response.data, response.length);
   free(response.data);
@@ -174,7 +134,7 @@ static int refuse(int connection, int error_number, const char *what) {
   struct buffer err = {0};
   char message[512];
   int length = snprintf(message, sizeof message, "kubeplug-netns-exec: %s: %s\n", what, strerror(error_number));
-  (void)append(&err, message, length > 0 ? (size_t)length : 0);
+  (void)buffer_append(&err, message, length > 0 ? (size_t)length : 0);
   send_response(connection, not_run, (uint32_t)error_number, &out, &err);
   free(err.data);
   return -1;
@@ -196,7 +156,7 @@ static int pump(int to_stdin, int from_stdout, int from_stderr, const struct req
     for (int i = 0; i < 2; i++) {
       if (fds[i].fd < 0 || fds[i].revents == 0) continue;
       struct buffer *target = i == 0 ? out : err;
-      if (reserve(target, 65536) != 0) return -1;
+      if (buffer_reserve(target, 65536) != 0) return -1;
       ssize_t got = read(fds[i].fd, target->data + target->length, target->capacity - target->length);
       if (got < 0 && errno == EINTR) continue;
       if (got <= 0) {
@@ -218,18 +178,6 @@ static int pump(int to_stdin, int from_stdout, int from_stderr, const struct req
     }
   }
   if (fds[2].fd >= 0) close(fds[2].fd);
-  return 0;
-}
-
-/* Reads exactly length bytes; -1 when the peer closes early or on error. */
-static int read_exactly(int fd, char *bytes, size_t length) {
-  while (length > 0) {
-    ssize_t got = read(fd, bytes, length);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) return -1;
-    bytes += got;
-    length -= (size_t)got;
-  }
   return 0;
 }
 
@@ -272,7 +220,7 @@ static int hold_lock(int connection) {
     alarm(0);
   }
   struct buffer response = {0};
-  if (append(&response, lock_magic, sizeof lock_magic) != 0 || append_u32(&response, outcome) != 0 || append_u32(&response, error_number) != 0) return -1;
+  if (buffer_append(&response, lock_magic, sizeof lock_magic) != 0 || buffer_append_u32(&response, outcome) != 0 || buffer_append_u32(&response, error_number) != 0) return -1;
   if (write_all(connection, response.data, response.length) != 0 || outcome != 0) return -1;
   /* Held until the client hangs up: its end of the connection is the lock's lifetime. */
   char ignored[256];
@@ -289,11 +237,11 @@ static int serve(int connection) {
   if (getsockopt(connection, SOL_SOCKET, SO_PEERCRED, &peer, &peer_length) != 0 || peer.uid != geteuid()) return -1;
 
   struct buffer raw = {0};
-  if (reserve(&raw, sizeof magic) != 0 || read_exactly(connection, raw.data, sizeof magic) != 0) return -1;
+  if (buffer_reserve(&raw, sizeof magic) != 0 || read_exactly(connection, raw.data, sizeof magic) != 0) return -1;
   raw.length = sizeof magic;
   if (memcmp(raw.data, lock_magic, sizeof lock_magic) == 0) return hold_lock(connection);
   for (;;) {
-    if (reserve(&raw, 65536) != 0) return -1;
+    if (buffer_reserve(&raw, 65536) != 0) return -1;
     ssize_t got = read(connection, raw.data + raw.length, raw.capacity - raw.length);
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) return -1;
