@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { PluginRequest } from '../../../specs/cni/skeleton.js';
 import type { Result100, ResultInterface } from '../../../specs/cni/types.js';
 import { containerAddressLines, gatewayAddressLines, planGateways, type GatewayPlan } from './address-setup.js';
-import { createAttachmentLinks, ensureVlanGateway } from './attachment-links.js';
+import { createAttachmentLinks, createVethPair, ensureVlanGateway, plugIntoBridge } from './attachment-links.js';
 import { checkAddableConfig, parseBridgeConfig, type BridgeConfig } from './bridge-config.js';
 import { bridgeError, hostCommandFailed } from './bridge-errors.js';
 import type { BridgePluginOptions } from './bridge-plugin.js';
@@ -69,29 +69,10 @@ async function setUpAttachment(context: AddContext): Promise<Result100> {
   const ipam = config.ipamType === undefined ? undefined : new IpamDelegate({ type: config.ipamType, request, runner, services });
   if (ipam !== undefined) rollback.push(`release the addresses (IPAM ${config.ipamType} DEL)`, () => ipam.del());
 
-  // The links and the addresses do not depend on each other: IPAM allocates while the links are made.
-  const [links, ipamResult] = await allSettledOrThrow([
-    (async () => {
-      const before = await readHostLinks(runner, [config.bridge, ...(vlanGateway === undefined ? [] : [vlanGateway])]);
-      const bridgeFound = before.get(config.bridge);
-      if (bridgeFound !== undefined) assertIsBridge(bridgeFound);
-      const created = await createAttachmentLinks({ runner, rollback, config, netns: request.netns, ifName: request.ifName, bridgeBefore: bridgeFound });
-      return { ...created, before };
-    })(),
-    ipam?.add(),
-  ] as const);
-  const { hostVeth, bridgeBefore, before } = links;
-
-  let plan: GatewayPlan | undefined;
-  let container: IpLink;
-  if (ipamResult !== undefined) {
-    plan = planGateways(ipamResult, config);
-    container = await configureContainer(context, plan);
-  } else {
-    // Layer 2 only: the interface comes up unless asked not to.
-    const up: IpLine[] = config.disableContainerInterface ? [] : [['link', 'set', 'dev', request.ifName, 'up']];
-    container = await runContainerLines(context, [...up, ['link', 'show', 'dev', request.ifName]], []);
-  }
+  const hostNames = [config.bridge, ...(vlanGateway === undefined ? [] : [vlanGateway])];
+  const { hostVeth, bridgeBefore, before, plan, container } = runner.launchesConcurrently
+    ? await linkConcurrently(context, hostNames, ipam)
+    : await linkInFewestProcesses(context, hostNames, ipam);
 
   const gatewayDevice = vlanGateway ?? config.bridge;
   const nodeLines: IpLine[] = [];
@@ -141,6 +122,75 @@ async function setUpAttachment(context: AddContext): Promise<Result100> {
     ...(plan?.result.routes === undefined ? {} : { routes: plan.result.routes }),
     ...(dns === undefined ? {} : { dns }),
   };
+}
+
+/** What ADD knows once the pair exists, the host end is a bridge port and the container side is configured. */
+interface LinkedAttachment {
+  readonly hostVeth: string;
+  /** The bridge as it was before this ADD (undefined when this ADD created it). */
+  readonly bridgeBefore: IpLink | undefined;
+  /** The bridge (and VLAN gateway) as read before this ADD, with addresses. */
+  readonly before: Map<string, IpLink>;
+  readonly plan: GatewayPlan | undefined;
+  readonly container: IpLink;
+}
+
+/**
+ * For child-process launchers, where each process costs this process a
+ * fork: the bridge is read while IPAM allocates, then one iproute2 process
+ * makes the bridge (when absent) and the pair and plugs the port, then the
+ * container side is configured.
+ */
+async function linkInFewestProcesses(context: AddContext, hostNames: readonly string[], ipam: IpamDelegate | undefined): Promise<LinkedAttachment> {
+  const { request, config, runner, rollback } = context;
+  const [links, ipamResult] = await allSettledOrThrow([
+    (async () => {
+      const before = await readHostLinks(runner, hostNames);
+      const bridgeFound = before.get(config.bridge);
+      if (bridgeFound !== undefined) assertIsBridge(bridgeFound);
+      const created = await createAttachmentLinks({ runner, rollback, config, netns: request.netns, ifName: request.ifName, bridgeBefore: bridgeFound });
+      return { ...created, before };
+    })(),
+    ipam?.add(),
+  ] as const);
+  return { ...links, ...(await configureContainerSide(context, ipamResult)) };
+}
+
+/**
+ * For launchers that start commands without costing this process (the node
+ * agent's exec server): fewer steps one after another at the price of one
+ * more process. The pair is made while the bridge is read and IPAM
+ * allocates; then the port is plugged into the bridge while the container
+ * side is configured.
+ */
+async function linkConcurrently(context: AddContext, hostNames: readonly string[], ipam: IpamDelegate | undefined): Promise<LinkedAttachment> {
+  const { request, config, runner, rollback } = context;
+  const [hostVeth, before, ipamResult] = await allSettledOrThrow([
+    createVethPair({ runner, rollback, config, netns: request.netns, ifName: request.ifName }),
+    readHostLinks(runner, hostNames).then((links) => {
+      const bridgeFound = links.get(config.bridge);
+      if (bridgeFound !== undefined) assertIsBridge(bridgeFound);
+      return links;
+    }),
+    ipam?.add(),
+  ] as const);
+  const [bridgeBefore, side] = await allSettledOrThrow([
+    plugIntoBridge({ runner, config, hostVeth, bridgeBefore: before.get(config.bridge) }),
+    configureContainerSide(context, ipamResult),
+  ] as const);
+  return { hostVeth, bridgeBefore, before, ...side };
+}
+
+/** The container's addresses and routes from the IPAM result, or, without IPAM, only its link up. */
+async function configureContainerSide(context: AddContext, ipamResult: Result100 | undefined): Promise<{ plan: GatewayPlan | undefined; container: IpLink }> {
+  const { request, config } = context;
+  if (ipamResult !== undefined) {
+    const plan = planGateways(ipamResult, config);
+    return { plan, container: await configureContainer(context, plan) };
+  }
+  // Layer 2 only: the interface comes up unless asked not to.
+  const up: IpLine[] = config.disableContainerInterface ? [] : [['link', 'set', 'dev', request.ifName, 'up']];
+  return { plan: undefined, container: await runContainerLines(context, [...up, ['link', 'show', 'dev', request.ifName]], []) };
 }
 
 const macOf = (link: IpLink | undefined): { mac?: string } => (link?.address === undefined ? {} : { mac: link.address });

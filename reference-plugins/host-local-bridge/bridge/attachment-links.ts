@@ -3,8 +3,20 @@ import type { BridgeConfig } from './bridge-config.js';
 import { hostCommandFailed } from './bridge-errors.js';
 import type { CommandRunner } from './command-runner.js';
 import type { IpLink } from './ip-json.js';
-import { IpCommandError, isAlreadyExists, runIp } from './iproute.js';
-import { assertIsBridge, deleteHostLink, ensureBridgeLines, linkExists, randomMac, randomVethName, readHostLinks, vethCreateLineIndex, vethPairLines } from './link-operations.js';
+import { IpCommandError, isAlreadyExists, runIp, type IpLine } from './iproute.js';
+import {
+  assertIsBridge,
+  bridgePortLines,
+  deleteHostLink,
+  ensureBridgeLines,
+  linkExists,
+  randomMac,
+  randomVethName,
+  readHostLinks,
+  vethCreateLine,
+  vethCreateLineIndex,
+  vethPairLines,
+} from './link-operations.js';
 import type { RollbackStack } from './rollback-stack.js';
 import { interfaceSysctl, writeOwnSysctlBestEffort } from './sysctl.js';
 import { needsVlanFiltering, portVlanLines } from './vlan.js';
@@ -39,14 +51,7 @@ export async function createAttachmentLinks(options: {
   const createdBridgeMac = config.isGateway && config.vlan.vlan === 0 ? randomMac() : undefined;
   for (let attempt = 1; ; attempt += 1) {
     const hostVeth = randomVethName();
-    const bridgeLines = ensureBridgeLines({
-      name: config.bridge,
-      exists: bridgeBefore !== undefined,
-      mtu: config.mtu,
-      promisc: config.promiscMode,
-      vlanFiltering: needsVlanFiltering(config.vlan),
-      ...(createdBridgeMac === undefined ? {} : { mac: createdBridgeMac }),
-    });
+    const bridgeLines = bridgeLinesFor(config, bridgeBefore, createdBridgeMac);
     const pairLines = vethPairLines({
       hostName: hostVeth,
       containerName: ifName,
@@ -75,23 +80,99 @@ export async function createAttachmentLinks(options: {
         continue;
       }
       if (clash && error.lineIndex === createLine) {
-        if (await linkExists(runner, ifName, netns)) {
-          throw new CniError({
-            code: 'INVALID_ENVIRONMENT',
-            msg: `container veth name ("${ifName}") peer provided ("${hostVeth}") already exists`,
-            details: `CNI_IFNAME "${ifName}" is taken in CNI_NETNS ${netns}`,
-          });
-        }
+        if (await linkExists(runner, ifName, netns)) throw containerNameTaken(ifName, hostVeth, netns);
         continue; // the random host name was taken: draw another
       }
       throw hostCommandFailed(`failed to set up bridge "${config.bridge}" and veth for "${ifName}"`, error);
     }
-    // Upstream's "we want to own the routes for this interface": no router advertisements on the node's side.
-    await writeOwnSysctlBestEffort(interfaceSysctl('ipv6', config.bridge, 'accept_ra'), '0');
-    await writeOwnSysctlBestEffort(interfaceSysctl('ipv6', hostVeth, 'accept_ra'), '0');
-    await tagPort(runner, hostVeth, config, bridgeBefore);
+    await finishPort(runner, hostVeth, config, bridgeBefore);
     return { hostVeth, bridgeBefore };
   }
+}
+
+/**
+ * Creates the veth pair alone, the container end born in CNI_NETNS (for the
+ * concurrent ADD, which plugs the host end into the bridge later with
+ * {@link plugIntoBridge}). Returns the host end's name; its undo is
+ * registered before the attempt.
+ */
+export async function createVethPair(options: { runner: CommandRunner; rollback: RollbackStack; config: BridgeConfig; netns: string; ifName: string }): Promise<string> {
+  const { runner, rollback, config, netns, ifName } = options;
+  for (let attempt = 1; ; attempt += 1) {
+    const hostVeth = randomVethName();
+    let pairMade = true;
+    rollback.push(`delete veth ${hostVeth}`, async () => {
+      if (pairMade) await deleteHostLink(runner, hostVeth);
+    });
+    try {
+      await runIp(runner, [vethCreateLine({ hostName: hostVeth, containerName: ifName, netns, mtu: config.mtu, ...(config.mac === undefined ? {} : { containerMac: config.mac }) })]);
+      return hostVeth;
+    } catch (error) {
+      if (!(error instanceof IpCommandError)) throw error;
+      pairMade = false;
+      if (isAlreadyExists(error.reason) && attempt < vethNameAttempts) {
+        if (await linkExists(runner, ifName, netns)) throw containerNameTaken(ifName, hostVeth, netns);
+        continue; // the random host name was taken: draw another
+      }
+      throw hostCommandFailed(`failed to set up veth for "${ifName}"`, error);
+    }
+  }
+}
+
+/**
+ * Makes the bridge when absent (or takes the one another ADD just made) and
+ * plugs the host end of a pair into it with its port mode and VLANs.
+ * Returns the bridge as it was before (undefined when this call made it).
+ */
+export async function plugIntoBridge(options: { runner: CommandRunner; config: BridgeConfig; hostVeth: string; bridgeBefore: IpLink | undefined }): Promise<IpLink | undefined> {
+  const { runner, config, hostVeth } = options;
+  let bridgeBefore = options.bridgeBefore;
+  const createdBridgeMac = config.isGateway && config.vlan.vlan === 0 ? randomMac() : undefined;
+  for (let attempt = 1; ; attempt += 1) {
+    const bridgeLines = bridgeLinesFor(config, bridgeBefore, createdBridgeMac);
+    try {
+      await runIp(runner, [...bridgeLines, ...bridgePortLines({ hostName: hostVeth, bridge: config.bridge, portMode: { hairpin: config.hairpinMode, isolated: config.portIsolation } })]);
+    } catch (error) {
+      if (!(error instanceof IpCommandError)) throw error;
+      if (isAlreadyExists(error.reason) && error.lineIndex === 0 && bridgeBefore === undefined && attempt < vethNameAttempts) {
+        // Another ADD created the bridge since we looked: use theirs.
+        bridgeBefore = (await readHostLinks(runner, [config.bridge])).get(config.bridge);
+        if (bridgeBefore !== undefined) assertIsBridge(bridgeBefore);
+        continue;
+      }
+      throw hostCommandFailed(`failed to set up bridge "${config.bridge}" for "${hostVeth}"`, error);
+    }
+    await finishPort(runner, hostVeth, config, bridgeBefore);
+    return bridgeBefore;
+  }
+}
+
+/** The commands that ensure the configured bridge (see ensureBridgeLines), made with `mac` when absent. */
+function bridgeLinesFor(config: BridgeConfig, bridgeBefore: IpLink | undefined, mac: string | undefined): IpLine[] {
+  return ensureBridgeLines({
+    name: config.bridge,
+    exists: bridgeBefore !== undefined,
+    mtu: config.mtu,
+    promisc: config.promiscMode,
+    vlanFiltering: needsVlanFiltering(config.vlan),
+    ...(mac === undefined ? {} : { mac }),
+  });
+}
+
+function containerNameTaken(ifName: string, hostVeth: string, netns: string): CniError {
+  return new CniError({
+    code: 'INVALID_ENVIRONMENT',
+    msg: `container veth name ("${ifName}") peer provided ("${hostVeth}") already exists`,
+    details: `CNI_IFNAME "${ifName}" is taken in CNI_NETNS ${netns}`,
+  });
+}
+
+/** What follows plugging a port: no router advertisements on the node's side, then the port's VLANs. */
+async function finishPort(runner: CommandRunner, hostVeth: string, config: BridgeConfig, bridgeBefore: IpLink | undefined): Promise<void> {
+  // Upstream's "we want to own the routes for this interface".
+  await writeOwnSysctlBestEffort(interfaceSysctl('ipv6', config.bridge, 'accept_ra'), '0');
+  await writeOwnSysctlBestEffort(interfaceSysctl('ipv6', hostVeth, 'accept_ra'), '0');
+  await tagPort(runner, hostVeth, config, bridgeBefore);
 }
 
 async function tagPort(runner: CommandRunner, port: string, config: BridgeConfig, bridge: IpLink | undefined): Promise<void> {

@@ -35,6 +35,12 @@ export interface LaunchOutcome {
  */
 export interface CommandLauncher {
   launch(request: LaunchRequest): Promise<LaunchOutcome>;
+  /**
+   * True when starting a command costs this process next to nothing (no
+   * fork of it), so independent commands pay off run side by side even at
+   * the price of one more process; child processes cost a fork each.
+   */
+  readonly concurrent?: boolean;
 }
 
 // Writes each (file, value) pair, ignoring failures, then execs the rest of the arguments.

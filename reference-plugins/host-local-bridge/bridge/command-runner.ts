@@ -56,6 +56,11 @@ export class CommandRunner {
   /** Milliseconds since the process started when this invocation's work began (Node start and module loading before it). */
   readonly #startedAt = performance.now();
 
+  /** Whether the launcher runs commands side by side cheaply (see CommandLauncher.concurrent). */
+  get launchesConcurrently(): boolean {
+    return this.#launcher.concurrent === true;
+  }
+
   /** Milliseconds since this invocation's work began. */
   elapsed(): number {
     return performance.now() - this.#startedAt;

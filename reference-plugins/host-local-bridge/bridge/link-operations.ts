@@ -78,15 +78,24 @@ export const vethCreateLineIndex = 0;
 
 /** Commands that create the pair, make the host end a bridge port with its mode, and set it up. */
 export function vethPairLines(pair: VethPair): IpLine[] {
+  return [vethCreateLine(pair), ...bridgePortLines(pair)];
+}
+
+/** The command that creates the pair, the container end born inside CNI_NETNS. */
+export function vethCreateLine(pair: Omit<VethPair, 'bridge' | 'portMode'>): IpLine {
   const mtu = pair.mtu > 0 ? ['mtu', String(pair.mtu)] : [];
   return [
-    [
-      'link', 'add', 'name', pair.hostName, ...mtu, 'type', 'veth',
-      'peer', 'name', pair.containerName, ...mtu, ...(pair.containerMac === undefined ? [] : ['address', pair.containerMac]), 'netns', pair.netns,
-    ],
-    ['link', 'set', 'dev', pair.hostName, 'master', pair.bridge],
-    portModeLine(pair.hostName, pair.portMode),
-    ['link', 'set', 'dev', pair.hostName, 'up'],
+    'link', 'add', 'name', pair.hostName, ...mtu, 'type', 'veth',
+    'peer', 'name', pair.containerName, ...mtu, ...(pair.containerMac === undefined ? [] : ['address', pair.containerMac]), 'netns', pair.netns,
+  ];
+}
+
+/** Commands that make the host end a port of the bridge with its mode, and set it up. */
+export function bridgePortLines(port: Pick<VethPair, 'hostName' | 'bridge' | 'portMode'>): IpLine[] {
+  return [
+    ['link', 'set', 'dev', port.hostName, 'master', port.bridge],
+    portModeLine(port.hostName, port.portMode),
+    ['link', 'set', 'dev', port.hostName, 'up'],
   ];
 }
 

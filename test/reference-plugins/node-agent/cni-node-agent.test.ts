@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
-import { agentSocketPath } from '../../../reference-plugins/host-local-bridge/node-agent/agent-socket.js';
+import { agentSocketPath, execServerSocketPath } from '../../../reference-plugins/host-local-bridge/node-agent/agent-socket.js';
 import { decodeResponse, encodeRequest } from '../../../reference-plugins/host-local-bridge/node-agent/agent-protocol.js';
 import { packageRoot } from '../../../specs/registry/index.js';
 import {
@@ -73,6 +73,30 @@ t.test('with an agent in the node namespace, ADD, CHECK, DEL and DEL again are s
   t.same(reservedAddresses(node), [], 'the address is released');
   const served = agent.log().split('\n').filter((line) => line.includes('kubeplug-bridge')).map((line) => / kubeplug-bridge (\w+) .* exit=(\d+)/.exec(line)?.slice(1).join(' '));
   t.same(served, ['ADD 0', 'CHECK 0', 'DEL 0', 'DEL 0'], 'every call went through the agent');
+});
+
+t.test('through the agent (pair made while the bridge is read), failed ADDs leave nothing: a bridge name taken by a veth, a CNI_IFNAME taken in the pod', { skip }, async (t) => {
+  const node = await createNode(t);
+  const container = await createNamespace(t, 'pod');
+  const agent = await startAgent(t, node);
+  const env = agentEnv(agent.dir);
+  t.ok(fs.existsSync(execServerSocketPath(agent.dir, fs.statSync(node.ns.path).ino)), 'the exec server serves, so ADD takes its concurrent path');
+  await node.ns.exec('ip', ['link', 'add', 'kpbr0', 'type', 'veth', 'peer', 'name', 'kpbr0peer']);
+  const notBridge = await callPluginFailing(node, { verb: 'ADD', conf: ourConf(node), netns: container.path, env });
+  t.equal(notBridge.code, 7);
+  t.equal(notBridge.msg, 'failed to create bridge "kpbr0": "kpbr0" already exists but is not a bridge');
+  t.same((await observeVeths(node.ns)).map((veth) => veth.ifname).sort(), ['kpbr0', 'kpbr0peer'], 'the pair this ADD made is gone');
+  t.equal(await observeLink(container, 'eth0'), undefined, 'no eth0 in the pod');
+  t.same(reservedAddresses(node), [], 'the address IPAM gave meanwhile is released');
+  await node.ns.exec('ip', ['link', 'del', 'kpbr0']);
+
+  await container.exec('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0peer']);
+  const taken = await callPluginFailing(node, { verb: 'ADD', conf: ourConf(node), netns: container.path, env });
+  t.equal(taken.code, 4);
+  t.match(taken.msg, /^container veth name \("eth0"\) peer provided \("veth[0-9a-f]{8}"\) already exists$/);
+  t.same(await observeVeths(node.ns), [], 'no veth on the node');
+  t.same(reservedAddresses(node), [], 'no address stays reserved');
+  t.match(agent.log(), /kubeplug-bridge ADD .* exit=1/, 'both went through the agent');
 });
 
 t.test('without an agent the shim runs the plugin standalone, with the same result', { skip }, async (t) => {
