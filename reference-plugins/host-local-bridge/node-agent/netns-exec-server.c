@@ -15,7 +15,7 @@
  * hold_lock below.
  *
  * Usage: kubeplug-netns-exec SOCKET_PATH (prints "ready" once listening).
- * Wire format (big-endian u32 lengths and counts), also in netns-exec-service.ts:
+ * Wire format (big-endian u32 lengths and counts), also in exec-server-protocol.ts:
  *   request:  "KPNSX001" netns path PATH nsysctl {file value} argc {arg} stdin
  *   response: "KPNSX001" u32 outcome (0 exited, 1 killed by signal,
  *             2 could not run) u32 value (status, signal or errno) stdout stderr
