@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Client } from '@grpc/grpc-js';
 import {
   ControllerClient,
@@ -13,6 +14,8 @@ import {
   type GrpcStatusError,
 } from '../../specs/csi/index.js';
 import type { JsonValue, Subject } from '../framework/index.js';
+import { removeEmptyFolders } from './remove-empty-folders.js';
+import { loadCsiRunConfig, type CsiRunConfig } from './run-config.js';
 
 /** Which part of the plugin a socket serves. */
 export type CsiEndpointRole = 'node' | 'controller';
@@ -35,6 +38,9 @@ export interface CsiSubject extends Subject {
   readonly controllerEndpoint: CsiEndpoint;
   /** Deadline for one call, so a hung plugin fails a case instead of hanging the run. */
   readonly callTimeoutMs: number;
+  /** Folders, secrets, parameters and the restart command the run was given. */
+  readonly config: CsiRunConfig;
+  /** Closes the clients and removes the folders the run made (only those left empty). */
   close(): void;
 }
 
@@ -46,6 +52,8 @@ export interface ConnectCsiOptions {
   readonly controllerEndpoint?: string;
   readonly connectTimeoutMs?: number;
   readonly callTimeoutMs?: number;
+  /** Defaults to csi-sanity's: fresh temp folders, no secrets, no parameters. */
+  readonly config?: CsiRunConfig;
 }
 
 /**
@@ -56,6 +64,7 @@ export interface ConnectCsiOptions {
  */
 export async function connectCsiSubject(options: ConnectCsiOptions): Promise<CsiSubject> {
   const callTimeoutMs = options.callTimeoutMs ?? 10_000;
+  const config = options.config ?? loadCsiRunConfig({});
   const open = (role: CsiEndpointRole, endpoint: string): CsiEndpoint => ({
     role,
     endpoint,
@@ -73,6 +82,7 @@ export async function connectCsiSubject(options: ConnectCsiOptions): Promise<Csi
     for (const endpoint of endpoints) {
       for (const client of clientsOf(endpoint)) client.close();
     }
+    if (config.ownsDirs) removeEmptyFolders(path.dirname(config.mountDir));
   };
 
   try {
@@ -124,7 +134,7 @@ export async function connectCsiSubject(options: ConnectCsiOptions): Promise<Csi
     ...(problems.length === 0 ? {} : { discoveryProblems: problems }),
   };
 
-  return { capabilities, identity, endpoints, nodeEndpoint, controllerEndpoint, callTimeoutMs, close };
+  return { capabilities, identity, endpoints, nodeEndpoint, controllerEndpoint, callTimeoutMs, config, close };
 }
 
 function clientsOf(endpoint: CsiEndpoint): Client[] {

@@ -3,6 +3,15 @@ import { Suite } from '../framework/index.js';
 import type { CsiSubject } from './csi-subject.js';
 import { declareIdentityCases } from './identity.cases.js';
 
+export {
+  loadCsiRunConfig,
+  CsiRunConfigError,
+  secretKeys,
+  type CsiRunConfig,
+  type CsiRunConfigInput,
+  type CsiSecrets,
+  type SecretKey,
+} from './run-config.js';
 export { connectCsiSubject, type CsiSubject, type CsiEndpoint, type ConnectCsiOptions } from './csi-subject.js';
 
 /** Builds the CSI suite with all its cases declared. */

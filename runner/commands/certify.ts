@@ -60,10 +60,23 @@ export function certifyCommand(io: CommandIo) {
               .option('endpoint', { type: 'string', demandOption: true, describe: 'CSI endpoint of the node plugin, unix:///path.sock' })
               .option('controller-endpoint', { type: 'string', describe: 'CSI endpoint of the controller plugin when it listens apart' })
               .option('connect-timeout', { type: 'number', default: 5, describe: 'Seconds to wait for the endpoint to accept a connection' })
-              .option('call-timeout', { type: 'number', default: 10, describe: 'Deadline of one gRPC call, in seconds' }),
+              .option('call-timeout', { type: 'number', default: 10, describe: 'Deadline of one gRPC call, in seconds' })
+              .option('mount-dir', { type: 'string', describe: 'Existing folder for the publish targets the suite makes (default: a fresh temp folder)' })
+              .option('staging-dir', { type: 'string', describe: 'Existing folder for the staging folders the suite makes (default: a fresh temp folder)' })
+              .option('secrets', { type: 'string', describe: 'YAML or JSON file of secrets per RPC, keys as csi-sanity\'s (CreateVolumeSecret, NodeStageVolumeSecret, …)' })
+              .option('test-volume-parameters', { type: 'string', describe: 'YAML or JSON map sent as parameters of every CreateVolume' })
+              .option('test-volume-size', { type: 'number', describe: 'Bytes to ask for when a case needs no particular size (default 64 MiB)' })
+              .option('restart-command', {
+                type: 'string',
+                describe: 'Shell command that restarts the plugin on the same endpoints; cases that restart the plugin between calls need it',
+              }),
           handler: async (argv) => {
             // Loaded here so `kubeplug --help` and `list` do not pay for gRPC.
-            const [{ certifyInterface }, { createCsiSuite, connectCsiSubject }, { csiSpecVersion, EndpointError, EndpointUnreachableError }] =
+            const [
+              { certifyInterface },
+              { createCsiSuite, connectCsiSubject, loadCsiRunConfig, CsiRunConfigError },
+              { csiSpecVersion, EndpointError, EndpointUnreachableError },
+            ] =
               await Promise.all([
                 import('../certify-interface.js'),
                 import('../../conformance/csi/index.js'),
@@ -71,6 +84,22 @@ export function certifyCommand(io: CommandIo) {
               ]);
             const endpoint = argv.endpoint;
             const controllerEndpoint = argv['controller-endpoint'];
+            const optional = <K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } =>
+              (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+            let config;
+            try {
+              config = loadCsiRunConfig({
+                ...optional('mountDir', argv['mount-dir']),
+                ...optional('stagingDir', argv['staging-dir']),
+                ...optional('secretsFile', argv.secrets),
+                ...optional('testVolumeParametersFile', argv['test-volume-parameters']),
+                ...optional('testVolumeSizeBytes', argv['test-volume-size']),
+                ...optional('restartCommand', argv['restart-command']),
+              });
+            } catch (error) {
+              if (error instanceof CsiRunConfigError) throw new UsageError(error.message);
+              throw error;
+            }
             const { exitCode } = await certifyInterface({
               iface: 'csi',
               specVersion: csiSpecVersion,
@@ -82,6 +111,7 @@ export function certifyCommand(io: CommandIo) {
                     ...(controllerEndpoint === undefined ? {} : { controllerEndpoint }),
                     connectTimeoutMs: argv['connect-timeout'] * 1000,
                     callTimeoutMs: argv['call-timeout'] * 1000,
+                    config,
                   });
                 } catch (error) {
                   if (error instanceof EndpointUnreachableError || error instanceof EndpointError) {
