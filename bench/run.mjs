@@ -6,8 +6,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const benchmarks = { 'cli-startup': 'cli-startup.mjs', cni: 'cni.mjs' };
-const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(benchmarks);
+const benchmarks = { 'cli-startup': 'cli-startup.mjs', cni: 'cni.mjs', csi: 'csi.mjs' };
+// Names choose benchmarks; everything from the first flag on goes to each of them (`-- csi --peer-endpoint …`).
+const firstFlag = process.argv.slice(2).findIndex((arg) => arg.startsWith('-'));
+const names = firstFlag < 0 ? process.argv.slice(2) : process.argv.slice(2, 2 + firstFlag);
+const passed = firstFlag < 0 ? [] : process.argv.slice(2 + firstFlag);
+const chosen = names.length > 0 ? names : Object.keys(benchmarks);
 let failed = false;
 for (const name of chosen) {
   const file = benchmarks[name];
@@ -16,7 +20,7 @@ for (const name of chosen) {
     process.exit(2);
   }
   console.log(`\n== ${name}`);
-  const run = spawnSync(process.execPath, [path.join(here, file)], { stdio: 'inherit' });
+  const run = spawnSync(process.execPath, [path.join(here, file), ...passed], { stdio: 'inherit' });
   failed ||= run.status !== 0;
 }
 process.exit(failed ? 1 : 0);
