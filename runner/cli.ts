@@ -8,6 +8,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { certifyCommand, type CommandIo } from './commands/certify.js';
 import { listCommand } from './commands/list.js';
+import { serveCommand } from './commands/serve.js';
 import { kitVersion } from './kit-version.js';
 import { UsageError } from './usage-error.js';
 
@@ -20,7 +21,8 @@ export async function main(args: readonly string[], io: Omit<CommandIo, 'setExit
     .usage('$0 <command> [options]\n\nSpecifies, implements and certifies CRI, CNI and CSI plugins.')
     .command(certifyCommand(commandIo))
     .command(listCommand(commandIo))
-    .demandCommand(1, 'name a command: certify or list')
+    .command(serveCommand(commandIo))
+    .demandCommand(1, 'name a command: certify, list or serve')
     .strict()
     .version(kitVersion())
     .help()
