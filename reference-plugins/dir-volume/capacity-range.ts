@@ -34,12 +34,15 @@ export function sizeSatisfies(size: number, range: ByteRange): boolean {
 /**
  * The size to allocate for a range: at least `floorBytes` (the minimum, or a
  * source's size), the required bytes rounded up to whole mebibytes, never
- * above the limit; the default size when nothing is required.
+ * above the limit; when nothing is required, `preferredBytes` (a source's
+ * size, else the default size) within the limit.
  * @throws GrpcStatusError OUT_OF_RANGE when no whole-mebibyte size fits
  */
-export function chooseSize(range: ByteRange, floorBytes: number, field: string): number {
+export function chooseSize(range: ByteRange, options: { floorBytes: number; preferredBytes?: number; field: string }): number {
+  const { floorBytes, field } = options;
+  const preferred = options.preferredBytes ?? defaultVolumeBytes;
   const low = Math.max(range.requiredBytes, floorBytes, minimumVolumeBytes);
-  const wanted = range.requiredBytes > 0 ? low : Math.max(low, range.limitBytes > 0 ? Math.min(defaultVolumeBytes, range.limitBytes) : defaultVolumeBytes);
+  const wanted = range.requiredBytes > 0 ? low : Math.max(low, range.limitBytes > 0 ? Math.min(preferred, range.limitBytes) : preferred);
   let size = Math.ceil(wanted / allocationUnitBytes) * allocationUnitBytes;
   if (range.limitBytes > 0 && size > range.limitBytes) size = Math.floor(range.limitBytes / allocationUnitBytes) * allocationUnitBytes;
   if (size < low || (range.limitBytes > 0 && size > range.limitBytes)) {

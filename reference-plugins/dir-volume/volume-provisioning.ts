@@ -132,7 +132,7 @@ export async function createVolume(context: DriverContext, request: CreateVolume
     if (resolved !== undefined && format && !resolved.formatted) {
       throw invalidArgument('volume_content_source holds a raw block image; it cannot back a volume with mount access');
     }
-    const sizeBytes = chooseSize(range, resolved?.sizeBytes ?? 0, 'capacity_range');
+    const sizeBytes = chooseSize(range, { floorBytes: resolved?.sizeBytes ?? 0, ...(resolved === undefined ? {} : { preferredBytes: resolved.sizeBytes }), field: 'capacity_range' });
     const release = context.capacity.reserve(sizeBytes, `volume ${JSON.stringify(name)}`);
     try {
       const image = context.store.layout.volumeImage(id);
@@ -232,7 +232,7 @@ export async function expandVolume(context: DriverContext, request: ControllerEx
     if (range.requiredBytes <= record.capacityBytes && record.resizePending !== true) {
       return { capacityBytes: BigInt(record.capacityBytes), nodeExpansionRequired: false };
     }
-    const sizeBytes = Math.max(chooseSize(range, 0, 'capacity_range'), record.capacityBytes);
+    const sizeBytes = Math.max(chooseSize(range, { floorBytes: record.capacityBytes, preferredBytes: record.capacityBytes, field: 'capacity_range' }), record.capacityBytes);
     const usage = await volumeUsage(context, id);
     if (isInUse(usage)) {
       throw new GrpcStatusError({ code: 'FAILED_PRECONDITION', message: `volume ${id} is staged on this node; this driver expands volumes offline only (unstage it first)` });
