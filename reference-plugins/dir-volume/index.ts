@@ -13,6 +13,7 @@ import {
   PluginCapability_Service_Type,
   PluginCapability_VolumeExpansion_Type,
   serve,
+  socketPathOf,
   type PluginCapability,
 } from '../../specs/csi/index.js';
 import { createControllerService } from './controller-service.js';
@@ -99,6 +100,8 @@ function checkOptions(options: DirVolumeDriverOptions): void {
  */
 export async function startDirVolumeDriver(options: DirVolumeDriverOptions): Promise<RunningDirVolumeDriver> {
   checkOptions(options);
+  // Before anything is created under the root: a bad endpoint must leave no trace.
+  socketPathOf(options.endpoint);
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const root = path.resolve(options.root);
   const store = await StateStore.open(root);
