@@ -66,6 +66,17 @@ if (compiler !== undefined && process.env.KUBEPLUG_CNI_SHIM !== 'off' && fs.exis
     fs.rmSync(execServer, { force: true });
   }
 }
+// The dir-volume driver's mount server sits next to the module that starts it; without it the driver runs mount(8) and losetup(8).
+const mountServerSource = path.join(root, 'reference-plugins/dir-volume/mount-server/mount-server.c');
+const mountServer = path.join(dist, 'reference-plugins/dir-volume/mount-server/kubeplug-mount-server');
+fs.rmSync(mountServer, { force: true });
+if (compiler !== undefined && process.env.KUBEPLUG_MOUNT_SERVER !== 'off' && fs.existsSync(path.dirname(mountServer))) {
+  const run = spawnSync(compiler, ['-O2', '-Wall', '-Wextra', '-Werror', '-o', mountServer, mountServerSource], { encoding: 'utf8' });
+  if (run.status !== 0) {
+    process.stderr.write(`postbuild: cannot compile the dir-volume mount server; the driver will run mount(8) and losetup(8):\n${run.stderr ?? run.error}\n`);
+    fs.rmSync(mountServer, { force: true });
+  }
+}
 for (const entry of ['runner/cli.js', 'conformance/fixtures/csi-identity/serve-fixture.js', 'reference-plugins/host-local-bridge/node-agent/kubeplug-cni-agent.js']) {
   const file = path.join(dist, entry);
   if (fs.existsSync(file)) fs.chmodSync(file, 0o755);
