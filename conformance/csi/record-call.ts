@@ -26,10 +26,14 @@ export async function recordCall<C extends Client, Req, Res>(
   request: Req,
 ): Promise<CallOutcome<Res>> {
   const started = performance.now();
-  const deadline = new Date(Math.min(ctx.deadline.getTime(), Date.now() + ctx.subject.callTimeoutMs));
+  // Once the case is over its signal is aborted and its deadline may have passed; calls made then are its
+  // cleanup steps (undoing what it created), which get their own deadline instead of being cancelled at once.
+  const cleaningUp = ctx.signal.aborted;
+  const ownDeadline = Date.now() + ctx.subject.callTimeoutMs;
+  const deadline = new Date(cleaningUp ? ownDeadline : Math.min(ctx.deadline.getTime(), ownDeadline));
   const where = `${target.endpoint.endpoint} (${target.endpoint.role})`;
   try {
-    const response = await callUnary(target.client, target.method, request, { deadline, signal: ctx.signal });
+    const response = await callUnary(target.client, target.method, request, { deadline, ...(cleaningUp ? {} : { signal: ctx.signal }) });
     ctx.recordCall({ target: where, method: target.name, request, response, durationMs: elapsed(started) });
     return { ok: true, response };
   } catch (thrown) {
