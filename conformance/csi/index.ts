@@ -1,7 +1,19 @@
 /** The CSI conformance suite: every case of every area, declared on one Suite. */
 import { Suite } from '../framework/index.js';
 import type { CsiSubject } from './csi-subject.js';
+import { declareControllerCapabilityCases } from './controller-capabilities.cases.js';
+import { declareControllerGetVolumeCases } from './controller-get-volume.cases.js';
+import { declareControllerPublishCases } from './controller-publish.cases.js';
+import { declareCreateVolumeCases } from './create-volume.cases.js';
+import { declareDeleteVolumeCases } from './delete-volume.cases.js';
+import { declareExpandVolumeCases } from './expand-volume.cases.js';
+import { declareGeneralCases } from './general.cases.js';
+import { declareGetCapacityCases } from './get-capacity.cases.js';
 import { declareIdentityCases } from './identity.cases.js';
+import { declareListVolumesCases } from './list-volumes.cases.js';
+import { declareModifyVolumeCases } from './modify-volume.cases.js';
+import { declareSocketCases } from './socket.cases.js';
+import { declareValidateVolumeCapabilitiesCases } from './validate-volume-capabilities.cases.js';
 
 export {
   loadCsiRunConfig,
@@ -18,5 +30,17 @@ export { connectCsiSubject, type CsiSubject, type CsiEndpoint, type ConnectCsiOp
 export function createCsiSuite(): Suite<CsiSubject> {
   const suite = new Suite<CsiSubject>('csi');
   declareIdentityCases(suite);
+  declareSocketCases(suite);
+  declareControllerCapabilityCases(suite);
+  declareCreateVolumeCases(suite);
+  declareDeleteVolumeCases(suite);
+  declareValidateVolumeCapabilitiesCases(suite);
+  declareListVolumesCases(suite);
+  declareGetCapacityCases(suite);
+  declareControllerPublishCases(suite);
+  declareExpandVolumeCases(suite);
+  declareControllerGetVolumeCases(suite);
+  declareModifyVolumeCases(suite);
+  declareGeneralCases(suite);
   return suite;
 }
