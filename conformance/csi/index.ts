@@ -9,9 +9,20 @@ import { declareDeleteVolumeCases } from './delete-volume.cases.js';
 import { declareExpandVolumeCases } from './expand-volume.cases.js';
 import { declareGeneralCases } from './general.cases.js';
 import { declareGetCapacityCases } from './get-capacity.cases.js';
+import { declareGroupSnapshotCases } from './group-snapshots.cases.js';
 import { declareIdentityCases } from './identity.cases.js';
+import { declareListSnapshotsCases } from './list-snapshots.cases.js';
 import { declareListVolumesCases } from './list-volumes.cases.js';
 import { declareModifyVolumeCases } from './modify-volume.cases.js';
+import { declareNodeExpandCases } from './node-expand.cases.js';
+import { declareNodeInfoCases } from './node-info.cases.js';
+import { declareNodePublishCases } from './node-publish.cases.js';
+import { declareNodeRestartCases } from './node-restart.cases.js';
+import { declareNodeStageCases } from './node-stage.cases.js';
+import { declareNodeUnpublishCases } from './node-unpublish.cases.js';
+import { declareNodeUnstageCases } from './node-unstage.cases.js';
+import { declareNodeVolumeStatsCases } from './node-volume-stats.cases.js';
+import { declareSnapshotCases } from './snapshots.cases.js';
 import { declareSocketCases } from './socket.cases.js';
 import { declareValidateVolumeCapabilitiesCases } from './validate-volume-capabilities.cases.js';
 
@@ -42,5 +53,16 @@ export function createCsiSuite(): Suite<CsiSubject> {
   declareControllerGetVolumeCases(suite);
   declareModifyVolumeCases(suite);
   declareGeneralCases(suite);
+  declareSnapshotCases(suite);
+  declareListSnapshotsCases(suite);
+  declareGroupSnapshotCases(suite);
+  declareNodeInfoCases(suite);
+  declareNodeStageCases(suite);
+  declareNodeUnstageCases(suite);
+  declareNodePublishCases(suite);
+  declareNodeUnpublishCases(suite);
+  declareNodeVolumeStatsCases(suite);
+  declareNodeExpandCases(suite);
+  declareNodeRestartCases(suite);
   return suite;
 }

@@ -1,0 +1,56 @@
+import type { GrpcStatusName } from '../../specs/csi/index.js';
+import type { CaseContext } from '../framework/index.js';
+import type { CsiSubject } from './csi-subject.js';
+import type { CallOutcome } from './record-call.js';
+
+type Ctx = CaseContext<CsiSubject>;
+
+/** A call's status as evidence shows it: `OK` or the status name. */
+export function statusOf(outcome: CallOutcome<unknown>): string {
+  return outcome.ok ? 'OK' : outcome.error.code;
+}
+
+/** The status and message, for a check's `got`. */
+export function describeOutcome(outcome: CallOutcome<unknown>): string {
+  return outcome.ok ? 'OK' : `${outcome.error.code}: ${outcome.error.message}`;
+}
+
+/**
+ * Checks that a call ended with one of the wanted statuses (`'OK'` for
+ * success) and records the check against the IDs given.
+ */
+export function expectStatus(
+  ctx: Ctx,
+  outcome: CallOutcome<unknown>,
+  wanted: 'OK' | GrpcStatusName | readonly ('OK' | GrpcStatusName)[],
+  check: { ids: readonly string[]; what: string },
+): boolean {
+  const accepted: readonly string[] = typeof wanted === 'string' ? [wanted] : wanted;
+  return ctx.check(accepted.includes(statusOf(outcome)), {
+    ids: check.ids,
+    what: check.what,
+    expected: accepted.join(' | '),
+    got: describeOutcome(outcome),
+  });
+}
+
+/** Like {@link expectStatus}, but stops the case when the status is not the wanted one. */
+export function requireStatus(
+  ctx: Ctx,
+  outcome: CallOutcome<unknown>,
+  wanted: 'OK' | GrpcStatusName | readonly ('OK' | GrpcStatusName)[],
+  check: { ids: readonly string[]; what: string },
+): void {
+  const accepted: readonly string[] = typeof wanted === 'string' ? [wanted] : wanted;
+  ctx.require(accepted.includes(statusOf(outcome)), {
+    ids: check.ids,
+    what: check.what,
+    expected: accepted.join(' | '),
+    got: describeOutcome(outcome),
+  });
+}
+
+/** A volume ID that no plugin hands out: unique per case, shaped like an ordinary ID. */
+export function unknownVolumeId(ctx: Ctx): string {
+  return ctx.uniqueName('kubeplug-no-such-volume');
+}
