@@ -14,6 +14,7 @@ import { declareIdentityCases } from './identity.cases.js';
 import { declareListSnapshotsCases } from './list-snapshots.cases.js';
 import { declareListVolumesCases } from './list-volumes.cases.js';
 import { declareModifyVolumeCases } from './modify-volume.cases.js';
+import { declareNodeConcurrencyCases } from './node-concurrency.cases.js';
 import { declareNodeExpandCases } from './node-expand.cases.js';
 import { declareNodeInfoCases } from './node-info.cases.js';
 import { declareNodePublishCases } from './node-publish.cases.js';
@@ -22,6 +23,7 @@ import { declareNodeStageCases } from './node-stage.cases.js';
 import { declareNodeUnpublishCases } from './node-unpublish.cases.js';
 import { declareNodeUnstageCases } from './node-unstage.cases.js';
 import { declareNodeVolumeStatsCases } from './node-volume-stats.cases.js';
+import { declareSecretsCases } from './secrets.cases.js';
 import { declareSnapshotCases } from './snapshots.cases.js';
 import { declareSocketCases } from './socket.cases.js';
 import { declareValidateVolumeCapabilitiesCases } from './validate-volume-capabilities.cases.js';
@@ -63,6 +65,8 @@ export function createCsiSuite(): Suite<CsiSubject> {
   declareNodeUnpublishCases(suite);
   declareNodeVolumeStatsCases(suite);
   declareNodeExpandCases(suite);
+  declareNodeConcurrencyCases(suite);
+  declareSecretsCases(suite);
   declareNodeRestartCases(suite);
   return suite;
 }
