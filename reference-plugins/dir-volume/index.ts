@@ -4,6 +4,7 @@
  * mounted through a loop device. Started by `kubeplug serve csi` or in
  * process with {@link startDirVolumeDriver}.
  */
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import {
   bindService,
@@ -121,7 +122,12 @@ export async function startDirVolumeDriver(options: DirVolumeDriverOptions): Pro
 
   // Only errors without a gRPC status reach here; the message names paths and commands, never request secrets.
   const onInternalError = (method: string, error: unknown): void => log(`dir-volume: ${method}: ${error instanceof Error ? error.message : String(error)}`);
-  const identity = createIdentityService({ vendorVersion: options.vendorVersion ?? kitVersion(), capabilities: pluginCapabilities });
+  const identity = createIdentityService({
+    vendorVersion: options.vendorVersion ?? kitVersion(),
+    capabilities: pluginCapabilities,
+    // Ready while the state folder can be written: every mutating RPC needs it.
+    checkReady: () => fs.access(store.layout.volumesDir, fs.constants.W_OK).then(() => true, () => false),
+  });
   const server = await serve({
     endpoint: options.endpoint,
     services: [

@@ -76,3 +76,19 @@ t.test('capacity ranges are honoured, rounded up to whole MiB and never above th
     else t.equal((await csi.createVolume(request)).volume?.capacityBytes, wanted, title);
   }
 });
+
+t.test('--max-volumes-per-node is reported by NodeGetInfo and a stage beyond it is RESOURCE_EXHAUSTED', { skip }, async (t) => {
+  const driver = await startTestDriver(t, { maxVolumesPerNode: 1 });
+  const csi = rpcs(driver);
+  t.equal((await csi.nodeInfo()).maxVolumesPerNode, 1n, 'NodeGetInfo reports the maximum');
+  const capability = mountCapability();
+  const ids: string[] = [];
+  for (const name of ['one', 'two']) ids.push((await csi.createVolume({ name, volumeCapabilities: [capability], capacityRange: { requiredBytes: MiB, limitBytes: 0n } })).volume!.volumeId);
+  const staging = ids.map((_, index) => path.join(driver.nodeDir, `staging-${index}`));
+  staging.forEach((dir) => fs.mkdirSync(dir));
+  await csi.stage({ volumeId: ids[0]!, stagingTargetPath: staging[0]!, volumeCapability: capability });
+  t.equal(await codeOf(csi.stage({ volumeId: ids[1]!, stagingTargetPath: staging[1]!, volumeCapability: capability })), 'RESOURCE_EXHAUSTED', 'a second stage is refused');
+  await csi.unstage(ids[0]!, staging[0]!);
+  t.equal(await codeOf(csi.stage({ volumeId: ids[1]!, stagingTargetPath: staging[1]!, volumeCapability: capability })), 'OK', 'after an unstage there is room again');
+  await csi.unstage(ids[1]!, staging[1]!);
+});

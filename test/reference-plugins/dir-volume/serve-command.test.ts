@@ -17,8 +17,10 @@ const usageErrors: [title: string, args: string[], flag: RegExp][] = [
 ];
 
 t.test('kubeplug serve csi exits 2 with one line naming the flag on a usage error', { skip }, async (t) => {
-  for (const [title, args, flag] of usageErrors) {
-    const { code, stderr } = await runCli(['serve', 'csi', ...args]);
+  // Started side by side: each is a whole Node start, and they share nothing.
+  const outcomes = await Promise.all(usageErrors.map(([, args]) => runCli(['serve', 'csi', ...args])));
+  for (const [index, [title, , flag]] of usageErrors.entries()) {
+    const { code, stderr } = outcomes[index]!;
     t.equal(code, 2, `${title}: exit 2`);
     t.match(stderr, flag, `${title}: the message names the flag`);
     t.equal(stderr.trim().split('\n').length, 1, `${title}: one line`);
