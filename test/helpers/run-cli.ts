@@ -9,9 +9,9 @@ const root = packageRoot();
 export const cliPath = path.join(root, 'dist', 'runner', 'cli.js');
 
 /** Runs the CLI to completion and returns its exit code and output. */
-export function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+export function runCli(args: string[], options: { timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [cliPath, ...args], { cwd: root, timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [cliPath, ...args], { cwd: root, timeout: options.timeoutMs ?? 60_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
       resolve({ code, stdout, stderr });
     });
@@ -19,13 +19,30 @@ export function runCli(args: string[]): Promise<{ code: number; stdout: string; 
 }
 
 /** Starts a CSI Identity fixture as its own process and waits until it listens; killed in teardown. */
-export async function startFixtureProcess(
+export function startFixtureProcess(
   t: { teardown(fn: () => unknown): void },
   fixture: string,
   endpoint: string,
 ): Promise<ChildProcess> {
   const script = path.join(root, 'dist', 'conformance', 'fixtures', 'csi-identity', 'serve-fixture.js');
-  const child = spawn(process.execPath, [script, fixture, endpoint], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return startUntilReady(t, `fixture ${fixture}`, [script, fixture, endpoint]);
+}
+
+/**
+ * Starts `kubeplug serve csi` (the dir-volume driver) with its state in
+ * `driverRoot` and waits until it listens; stopped with SIGTERM in teardown.
+ */
+export function startCsiDriverProcess(
+  t: { teardown(fn: () => unknown): void },
+  endpoint: string,
+  driverRoot: string,
+): Promise<ChildProcess> {
+  return startUntilReady(t, 'kubeplug serve csi', [cliPath, 'serve', 'csi', '--endpoint', endpoint, '--root', driverRoot, '--node-id', 'kubeplug-test-node']);
+}
+
+/** Spawns Node with `args`, waits for its `ready …` line, and stops it in teardown. */
+async function startUntilReady(t: { teardown(fn: () => unknown): void }, what: string, args: string[]): Promise<ChildProcess> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
@@ -33,6 +50,6 @@ export async function startFixtureProcess(
     }
   });
   const [chunk] = (await once(child.stdout!, 'data')) as [Buffer];
-  if (!chunk.toString().startsWith('ready ')) throw new Error(`fixture ${fixture} did not start: ${chunk.toString()}`);
+  if (!chunk.toString().startsWith('ready ')) throw new Error(`${what} did not start: ${chunk.toString()}`);
   return child;
 }
