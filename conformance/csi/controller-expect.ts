@@ -12,8 +12,9 @@ import { secretsFor } from './test-volumes.js';
 
 type Ctx = CaseContext<CsiSubject>;
 
-/** CSI's general size limits (spec.md, Size Limits). @see CSI-GEN-012 */
+/** CSI's general limit on a string, in UTF-8 bytes (spec.md, Size Limits). @see CSI-GEN-012 */
 export const stringLimitBytes = 128;
+/** CSI's general limit on a string map, keys plus values in UTF-8 bytes. @see CSI-GEN-012 */
 export const mapLimitBytes = 4096;
 
 /** `OK`, or the status code and message, for evidence. */
