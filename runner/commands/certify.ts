@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Argv } from 'yargs';
 import type { CommonCertifyOptions } from '../certify-interface.js';
 import type { TerminalOutput } from '../report/terminal-report.js';
@@ -76,11 +77,13 @@ export function certifyCommand(io: CommandIo) {
               { certifyInterface },
               { createCsiSuite, connectCsiSubject, loadCsiRunConfig, CsiRunConfigError },
               { csiSpecVersion, EndpointError, EndpointUnreachableError },
+              { removeEmptyFolders },
             ] =
               await Promise.all([
                 import('../certify-interface.js'),
                 import('../../conformance/csi/index.js'),
                 import('../../specs/csi/index.js'),
+                import('../../conformance/csi/remove-empty-folders.js'),
               ]);
             const endpoint = argv.endpoint;
             const controllerEndpoint = argv['controller-endpoint'];
@@ -100,32 +103,40 @@ export function certifyCommand(io: CommandIo) {
               if (error instanceof CsiRunConfigError) throw new UsageError(error.message);
               throw error;
             }
-            const { exitCode } = await certifyInterface({
-              iface: 'csi',
-              specVersion: csiSpecVersion,
-              suite: createCsiSuite(),
-              connect: async () => {
-                try {
-                  return await connectCsiSubject({
-                    endpoint,
-                    ...(controllerEndpoint === undefined ? {} : { controllerEndpoint }),
-                    connectTimeoutMs: argv['connect-timeout'] * 1000,
-                    callTimeoutMs: argv['call-timeout'] * 1000,
-                    config,
-                  });
-                } catch (error) {
-                  if (error instanceof EndpointUnreachableError || error instanceof EndpointError) {
-                    const flag = error instanceof EndpointUnreachableError && error.endpoint === controllerEndpoint ? '--controller-endpoint' : '--endpoint';
-                    throw new UsageError(`${flag}: ${error.message}`);
+            // The subject removes the folders the run made when it closes; a usage error before it exists must remove them too.
+            let subjectOpened = false;
+            try {
+              const { exitCode } = await certifyInterface({
+                iface: 'csi',
+                specVersion: csiSpecVersion,
+                suite: createCsiSuite(),
+                connect: async () => {
+                  try {
+                    const subject = await connectCsiSubject({
+                      endpoint,
+                      ...(controllerEndpoint === undefined ? {} : { controllerEndpoint }),
+                      connectTimeoutMs: argv['connect-timeout'] * 1000,
+                      callTimeoutMs: argv['call-timeout'] * 1000,
+                      config,
+                    });
+                    subjectOpened = true;
+                    return subject;
+                  } catch (error) {
+                    if (error instanceof EndpointUnreachableError || error instanceof EndpointError) {
+                      const flag = error instanceof EndpointUnreachableError && error.endpoint === controllerEndpoint ? '--controller-endpoint' : '--endpoint';
+                      throw new UsageError(`${flag}: ${error.message}`);
+                    }
+                    throw error;
                   }
-                  throw error;
-                }
-              },
-              flags: commonFlags(argv),
-              progress: io.progress,
-              out: io.out,
-            });
-            io.setExitCode(exitCode);
+                },
+                flags: commonFlags(argv),
+                progress: io.progress,
+                out: io.out,
+              });
+              io.setExitCode(exitCode);
+            } finally {
+              if (!subjectOpened && config.ownsDirs) removeEmptyFolders(path.dirname(config.mountDir));
+            }
           },
         })
         .command(notBuilt('cri', 'Certify a CRI runtime (not built yet)', io))
