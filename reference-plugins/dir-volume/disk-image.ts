@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import { syncFile } from './durable-files.js';
-import { runCommand } from './run-command.js';
+import type { VolumeSystem } from './volume-system.js';
 
 /**
  * mkfs.ext4 options, measured on this project's CI machine (about 25 ms for
@@ -17,14 +17,14 @@ const mkfsOptions = ['-q', '-F', '-E', 'nodiscard,lazy_itable_init=1,lazy_journa
  * exist), formats it ext4 when asked, and fsyncs it, so a later rename
  * publishes a complete image.
  */
-export async function createImage(options: { file: string; sizeBytes: number; format: boolean }): Promise<void> {
+export async function createImage(options: { system: VolumeSystem; file: string; sizeBytes: number; format: boolean }): Promise<void> {
   const handle = await fs.open(options.file, 'wx', 0o600);
   try {
     await handle.truncate(options.sizeBytes);
   } finally {
     await handle.close();
   }
-  if (options.format) await runCommand(['mkfs.ext4', ...mkfsOptions, options.file]);
+  if (options.format) await options.system.run(['mkfs.ext4', ...mkfsOptions, options.file]);
   await syncFile(options.file);
 }
 
@@ -33,8 +33,8 @@ export async function createImage(options: { file: string; sizeBytes: number; fo
  * over holes, about 10 ms for a 64 MiB image holding 8 MiB, where a plain
  * copy writes every zero) and fsyncs the copy.
  */
-export async function copyImage(options: { from: string; to: string }): Promise<void> {
-  await runCommand(['cp', '--sparse=always', '--no-preserve=all', options.from, options.to]);
+export async function copyImage(options: { system: VolumeSystem; from: string; to: string }): Promise<void> {
+  await options.system.run(['cp', '--sparse=always', '--no-preserve=all', options.from, options.to]);
   await syncFile(options.to);
 }
 
@@ -59,9 +59,9 @@ export async function growImageFile(options: { file: string; sizeBytes: number }
  * which the measured CI root lacks, so the driver expands offline only.
  * Idempotent.
  */
-export async function resizeFilesystem(file: string): Promise<void> {
+export async function resizeFilesystem(system: VolumeSystem, file: string): Promise<void> {
   // -f: the driver unmounted the filesystem cleanly; resize2fs would otherwise demand a fresh e2fsck first.
-  await runCommand(['resize2fs', '-f', file]);
+  await system.run(['resize2fs', '-f', file]);
 }
 
 /** The size of an image file in bytes, or undefined when it is missing. */
@@ -78,12 +78,12 @@ export async function imageSize(file: string): Promise<number | undefined> {
  * (FIFREEZE through fsfreeze(8)), so a copy of its image taken meanwhile is
  * consistent; thaws it however the action ends.
  */
-export async function whileFrozen<T>(mountPoint: string | undefined, action: () => Promise<T>): Promise<T> {
+export async function whileFrozen<T>(system: VolumeSystem, mountPoint: string | undefined, action: () => Promise<T>): Promise<T> {
   if (mountPoint === undefined) return action();
-  await runCommand(['fsfreeze', '--freeze', mountPoint]);
+  await system.run(['fsfreeze', '--freeze', mountPoint]);
   try {
     return await action();
   } finally {
-    await runCommand(['fsfreeze', '--unfreeze', mountPoint]);
+    await system.run(['fsfreeze', '--unfreeze', mountPoint]);
   }
 }

@@ -3,6 +3,7 @@ import { GrpcStatusError } from '../../specs/csi/index.js';
 import type { CrashPoint } from './crash-points.js';
 import type { OperationLocks } from './operation-locks.js';
 import type { StateStore } from './state-store.js';
+import type { VolumeSystem } from './volume-system.js';
 
 /** Everything the services share: one per running driver, never global. */
 export interface DriverContext {
@@ -13,6 +14,8 @@ export interface DriverContext {
   readonly locks: OperationLocks;
   readonly capacity: CapacityBudget;
   readonly crashAt: CrashPoint | undefined;
+  /** Mounts, loop devices and e2fsprogs: through the mount server, or mount(8) and losetup(8). */
+  readonly system: VolumeSystem;
   readonly log: (line: string) => void;
 }
 

@@ -20,6 +20,8 @@ import {
 import { createControllerService } from './controller-service.js';
 import type { CrashPoint } from './crash-points.js';
 import { CapacityBudget, type DriverContext } from './driver-context.js';
+import { createMountServerSystem } from './mount-server/mount-server-system.js';
+import type { VolumeSystem } from './volume-system.js';
 import { createIdentityService, serviceCapability } from './identity-service.js';
 import { createNodeService } from './node-service.js';
 import { OperationLocks } from './operation-locks.js';
@@ -54,6 +56,11 @@ export interface DirVolumeDriverOptions {
   readonly crashAt?: CrashPoint;
   /** Where log lines go (one per line, never secrets); stderr when unset. */
   readonly log?: (line: string) => void;
+  /**
+   * How mounts and loop devices are made; the resident mount server when
+   * built (`npm run build`), else mount(8) and losetup(8). Closed with the driver.
+   */
+  readonly volumeSystem?: VolumeSystem;
 }
 
 /** A running driver. */
@@ -106,6 +113,7 @@ export async function startDirVolumeDriver(options: DirVolumeDriverOptions): Pro
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const root = path.resolve(options.root);
   const store = await StateStore.open(root);
+  const system = options.volumeSystem ?? createMountServerSystem();
   const context: DriverContext = {
     root,
     nodeId: options.nodeId,
@@ -114,6 +122,7 @@ export async function startDirVolumeDriver(options: DirVolumeDriverOptions): Pro
     locks: new OperationLocks(),
     capacity: new CapacityBudget(store, options.capacityBytes),
     crashAt: options.crashAt,
+    system,
     log,
   };
   const recovery = await recoverState(context);
@@ -136,5 +145,12 @@ export async function startDirVolumeDriver(options: DirVolumeDriverOptions): Pro
       bindService(NodeService, createNodeService(context), onInternalError),
     ],
   });
-  return { socketPath: server.socketPath, recovery, close: () => server.close() };
+  return {
+    socketPath: server.socketPath,
+    recovery,
+    close: async () => {
+      await server.close();
+      await system.close();
+    },
+  };
 }

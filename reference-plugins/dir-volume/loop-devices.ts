@@ -1,6 +1,5 @@
 import fs from 'node:fs/promises';
 import type { MountEntry } from './mount-table.js';
-import { runCommand, SystemCommandError } from './run-command.js';
 
 /** An attached loop device, as sysfs describes it. */
 export interface LoopDevice {
@@ -56,21 +55,4 @@ export function loopOfMount(devices: readonly LoopDevice[], mount: MountEntry): 
     return devices.find((device) => device.name === bound[1]);
   }
   return devices.find((device) => device.device === mount.device);
-}
-
-/** Attaches `file` to a free loop device and returns its path (`losetup --find --show`). */
-export async function attachLoop(file: string, options: { readOnly: boolean }): Promise<string> {
-  const output = await runCommand(['losetup', '--find', '--show', ...(options.readOnly ? ['--read-only'] : []), file]);
-  return output.trim();
-}
-
-/** Detaches a loop device; one already gone is success (idempotent). */
-export async function detachLoop(devicePath: string): Promise<void> {
-  try {
-    await runCommand(['losetup', '--detach', devicePath]);
-  } catch (error) {
-    // ENXIO: autoclear released it between our look and the detach.
-    if (error instanceof SystemCommandError && /No such device/i.test(error.stderr)) return;
-    throw error;
-  }
 }

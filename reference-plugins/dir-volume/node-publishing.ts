@@ -8,14 +8,14 @@ import {
 } from '../../specs/csi/index.js';
 import { crashPoint } from './crash-points.js';
 import type { DriverContext } from './driver-context.js';
-import { attachLoop, detachLoop, listLoopDevices, loopOfMount } from './loop-devices.js';
+import { listLoopDevices, loopOfMount } from './loop-devices.js';
 import { mountsAt, readMountTable } from './mount-table.js';
 import { isStageLive, stageLoopOf } from './node-staging.js';
 import { nodeCapability, requireNodeVolume, sameFlags } from './node-requests.js';
 import { volumeKey } from './operation-locks.js';
 import { invalidArgument, requireField, requireNodePath, requirePresent } from './request-fields.js';
-import { runCommand } from './run-command.js';
 import type { AccessType, PublishRecord } from './state-store.js';
+import type { VolumeSystem } from './volume-system.js';
 import { accessModeName, allowsSeveralTargets, isReadOnlyMode } from './volume-capabilities.js';
 import { mountOfImage } from './volume-usage.js';
 
@@ -125,15 +125,15 @@ export async function publishVolume(context: DriverContext, request: NodePublish
       if (publication.createdTarget) await createTarget(targetPath, publication.accessType);
       crashPoint(context.crashAt, 'node-publish:after-record');
       if (publication.accessType === 'mount') {
-        await runCommand(['mount', '--bind', ...(publication.readonly ? ['-o', 'ro'] : []), stagingPath, targetPath]);
+        await context.system.mount({ source: stagingPath, target: targetPath, bind: true, options: publication.readonly ? ['ro'] : [] });
       } else {
         const stageLoop = stageLoopOf(loops, image);
         if (stageLoop === undefined) throw failedPrecondition(`volume ${volumeId} has no loop device attached; stage it again`);
-        if (publication.readonly) readOnlyLoop = await attachLoop(image, { readOnly: true });
-        await runCommand(['mount', '--bind', readOnlyLoop ?? stageLoop.path, targetPath]);
+        if (publication.readonly) readOnlyLoop = await context.system.attachLoop(image, { readOnly: true });
+        await context.system.mount({ source: readOnlyLoop ?? stageLoop.path, target: targetPath, bind: true });
       }
     } catch (error) {
-      if (readOnlyLoop !== undefined) await detachLoop(readOnlyLoop);
+      if (readOnlyLoop !== undefined) await context.system.detachLoop(readOnlyLoop);
       if (publication.createdTarget) await removeTarget(targetPath, publication.accessType);
       await context.store.removePublish(targetPath);
       throw error;
@@ -157,7 +157,7 @@ export async function unpublishVolume(context: DriverContext, request: NodeUnpub
     const publication = context.store.publish(targetPath);
     if (publication !== undefined && publication.volumeId !== volumeId) throw failedPrecondition(`target_path ${targetPath} holds volume ${publication.volumeId}, not ${volumeId}`);
     const image = context.store.layout.volumeImage(volumeId);
-    await unmountPublication({ targetPath, image });
+    await unmountPublication({ system: context.system, targetPath, image });
     crashPoint(context.crashAt, 'node-unpublish:after-unmount');
     if (publication !== undefined) {
       if (publication.createdTarget) await removeTarget(targetPath, publication.accessType);
@@ -172,7 +172,7 @@ export async function unpublishVolume(context: DriverContext, request: NodeUnpub
  * loop devices that served them; refuses to touch a mount of anything else.
  * Recovery uses it too.
  */
-export async function unmountPublication(options: { targetPath: string; image: string }): Promise<void> {
+export async function unmountPublication(options: { system: VolumeSystem; targetPath: string; image: string }): Promise<void> {
   // Bounded: stacked mounts are few, and a mount that survives umount must not spin the driver.
   for (let attempt = 0; attempt < 16; attempt += 1) {
     const [table, loops] = await Promise.all([readMountTable(), listLoopDevices()]);
@@ -181,8 +181,8 @@ export async function unmountPublication(options: { targetPath: string; image: s
     if (top === undefined) return;
     const loop = loopOfMount(loops, top);
     if (loop?.backingFile !== options.image) throw failedPrecondition(`target_path ${options.targetPath} is a mount point of something else; left alone`);
-    await runCommand(['umount', options.targetPath]);
-    if (loop.readOnly && /^\/loop\d+$/.test(top.root)) await detachLoop(loop.path);
+    await options.system.unmount(options.targetPath);
+    if (loop.readOnly && /^\/loop\d+$/.test(top.root)) await options.system.detachLoop(loop.path);
   }
   throw new Error(`${options.targetPath} is still mounted after 16 unmounts`);
 }

@@ -8,12 +8,11 @@ import {
 } from '../../specs/csi/index.js';
 import { crashPoint } from './crash-points.js';
 import type { DriverContext } from './driver-context.js';
-import { attachLoop, detachLoop, listLoopDevices, loopsBackedBy, type LoopDevice } from './loop-devices.js';
+import { listLoopDevices, loopsBackedBy, type LoopDevice } from './loop-devices.js';
 import { mountsAt, readMountTable, type MountEntry } from './mount-table.js';
 import { nodeCapability, requireNodeVolume, sameFlags } from './node-requests.js';
 import { volumeKey } from './operation-locks.js';
 import { requireField, requireNodePath, requirePresent } from './request-fields.js';
-import { runCommand } from './run-command.js';
 import type { StageRecord } from './state-store.js';
 import { filesystemType, isReadOnlyMode } from './volume-capabilities.js';
 import { mountOfImage } from './volume-usage.js';
@@ -83,10 +82,16 @@ export async function stageVolume(context: DriverContext, request: NodeStageVolu
     crashPoint(context.crashAt, 'node-stage:after-record');
     try {
       if (wanted.accessType === 'mount') {
-        const options = ['loop', ...(isReadOnlyMode(wanted.accessMode) ? ['ro'] : []), ...wanted.mountFlags];
-        await runCommand(['mount', '-t', filesystemType, '-o', options.join(','), image, stagingPath]);
+        const readOnly = isReadOnlyMode(wanted.accessMode);
+        const device = await context.system.attachLoop(image, { readOnly });
+        try {
+          await context.system.mount({ source: device, target: stagingPath, fsType: filesystemType, options: [...(readOnly ? ['ro'] : []), ...wanted.mountFlags] });
+        } catch (error) {
+          await context.system.detachLoop(device);
+          throw error;
+        }
       } else {
-        await attachLoop(image, { readOnly: false });
+        await context.system.attachLoop(image, { readOnly: false });
       }
     } catch (error) {
       await context.store.removeStage(volumeId);
@@ -115,10 +120,10 @@ export async function unstageVolume(context: DriverContext, request: NodeUnstage
     const image = context.store.layout.volumeImage(volumeId);
     const [table, loops] = await Promise.all([readMountTable(), listLoopDevices()]);
     const mount = mountOfImage(table, loops, stagingPath, image);
-    if (mount !== undefined) await runCommand(['umount', stagingPath]);
+    if (mount !== undefined) await context.system.unmount(stagingPath);
     if (mount !== undefined || stage !== undefined) {
-      // Also a mount's loop device whose autoclear has not run yet: nothing may keep the image attached.
-      for (const loop of loopsBackedBy(await listLoopDevices(), image)) await detachLoop(loop.path);
+      // The staging mount's loop device, and any other the image still backs: nothing may keep it attached.
+      for (const loop of loopsBackedBy(await listLoopDevices(), image)) await context.system.detachLoop(loop.path);
     }
     crashPoint(context.crashAt, 'node-unstage:after-unmount');
     if (stage !== undefined) await context.store.removeStage(volumeId);

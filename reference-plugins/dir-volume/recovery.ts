@@ -2,11 +2,10 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { DriverContext } from './driver-context.js';
 import { tempPrefix } from './durable-files.js';
-import { detachLoop, listLoopDevices, loopOfMount, type LoopDevice } from './loop-devices.js';
+import { listLoopDevices, loopOfMount, type LoopDevice } from './loop-devices.js';
 import { readMountTable } from './mount-table.js';
 import { removeTarget } from './node-publishing.js';
 import { isStageLive, stageLoopOf } from './node-staging.js';
-import { runCommand } from './run-command.js';
 import { isSnapshotId, isVolumeId } from './volume-ids.js';
 import { finishExpansion } from './volume-provisioning.js';
 import { mountOfImage } from './volume-usage.js';
@@ -84,7 +83,7 @@ async function reconcileNode(context: DriverContext, report: RecoveryReport): Pr
     const image = layout.volumeImage(stage.volumeId);
     if (isStageLive(stage, image, table, loops)) {
       // fsfreeze fails on a filesystem that is not frozen; that is the usual case.
-      if (stage.accessType === 'mount') await runCommand(['fsfreeze', '--unfreeze', stage.stagingPath]).catch(() => undefined);
+      if (stage.accessType === 'mount') await context.system.run(['fsfreeze', '--unfreeze', stage.stagingPath]).catch(() => undefined);
       continue;
     }
     await store.removeStage(stage.volumeId);
@@ -93,7 +92,7 @@ async function reconcileNode(context: DriverContext, report: RecoveryReport): Pr
   const recordedMountPoints = new Set([...store.publishes().map((record) => record.targetPath), ...store.stages().filter((stage) => stage.accessType === 'mount').map((stage) => stage.stagingPath)]);
   const orphans = table.filter((mount) => isOurs(loopOfMount(loops, mount), layout.volumesDir) && !recordedMountPoints.has(mount.mountPoint)).sort((a, b) => b.mountId - a.mountId);
   for (const mount of orphans) {
-    await runCommand(['umount', mount.mountPoint]);
+    await context.system.unmount(mount.mountPoint);
     report.unmounted.push(mount.mountPoint);
   }
   [table, loops] = await Promise.all([readMountTable(), listLoopDevices()]);
@@ -106,7 +105,7 @@ async function reconcileNode(context: DriverContext, report: RecoveryReport): Pr
   }
   for (const loop of loops) {
     if (!isOurs(loop, layout.volumesDir) || inUse.has(loop.name)) continue;
-    await detachLoop(loop.path);
+    await context.system.detachLoop(loop.path);
     report.detached.push(loop.path);
   }
 }

@@ -61,7 +61,7 @@ export async function createSnapshot(context: DriverContext, request: CreateSnap
       const temp = tempPathIn(context.store.layout.snapshotsDir, '.img');
       try {
         const createdAt = new Date().toISOString();
-        await whileFrozen(await stagedMountPoint(context, volume.id), () => copyImage({ from: context.store.layout.volumeImage(volume.id), to: temp }));
+        await whileFrozen(context.system, await stagedMountPoint(context, volume.id), () => copyImage({ system: context.system, from: context.store.layout.volumeImage(volume.id), to: temp }));
         await fs.rename(temp, context.store.layout.snapshotImage(id));
         crashPoint(context.crashAt, 'create-snapshot:after-image');
         const record: SnapshotRecord = { id, name, sourceVolumeId, sizeBytes: volume.capacityBytes, formatted: volume.formatted, createdAt };

@@ -138,12 +138,12 @@ export async function createVolume(context: DriverContext, request: CreateVolume
       const image = context.store.layout.volumeImage(id);
       const temp = tempPathIn(context.store.layout.volumesDir, '.img');
       try {
-        if (resolved === undefined) await createImage({ file: temp, sizeBytes, format });
+        if (resolved === undefined) await createImage({ system: context.system, file: temp, sizeBytes, format });
         else {
-          await whileFrozen(resolved.frozenMountPoint, () => copyImage({ from: resolved.image, to: temp }));
+          await whileFrozen(context.system, resolved.frozenMountPoint, () => copyImage({ system: context.system, from: resolved.image, to: temp }));
           if (sizeBytes > resolved.sizeBytes) {
             await growImageFile({ file: temp, sizeBytes });
-            if (resolved.formatted) await resizeFilesystem(temp);
+            if (resolved.formatted) await resizeFilesystem(context.system, temp);
           }
         }
         crashPoint(context.crashAt, 'create-volume:after-temp-image');
@@ -254,7 +254,7 @@ export async function finishExpansion(context: DriverContext, record: VolumeReco
   const image = context.store.layout.volumeImage(record.id);
   await growImageFile({ file: image, sizeBytes: record.capacityBytes });
   crashPoint(context.crashAt, 'expand-volume:after-truncate');
-  if (record.formatted) await resizeFilesystem(image);
+  if (record.formatted) await resizeFilesystem(context.system, image);
   const { resizePending: _, ...done } = record;
   await context.store.putVolume(done);
 }
