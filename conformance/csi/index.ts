@@ -17,6 +17,7 @@ import { declareModifyVolumeCases } from './modify-volume.cases.js';
 import { declareNodeConcurrencyCases } from './node-concurrency.cases.js';
 import { declareNodeExpandCases } from './node-expand.cases.js';
 import { declareNodeInfoCases } from './node-info.cases.js';
+import { declareNodePublishModeCases } from './node-publish-modes.cases.js';
 import { declareNodePublishCases } from './node-publish.cases.js';
 import { declareNodeRestartCases } from './node-restart.cases.js';
 import { declareNodeStageCases } from './node-stage.cases.js';
@@ -62,6 +63,7 @@ export function createCsiSuite(): Suite<CsiSubject> {
   declareNodeStageCases(suite);
   declareNodeUnstageCases(suite);
   declareNodePublishCases(suite);
+  declareNodePublishModeCases(suite);
   declareNodeUnpublishCases(suite);
   declareNodeVolumeStatsCases(suite);
   declareNodeExpandCases(suite);

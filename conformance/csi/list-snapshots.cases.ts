@@ -149,6 +149,16 @@ export function declareListSnapshotsCases(suite: Suite<CsiSubject>): void {
         expected: `${all.length} entries over ${Math.ceil(all.length / pageSize)} pages`,
         got: { entries: paged.length, pages: pageSizes.length },
       });
+      // csi-sanity's form: after a first page, the token with no max_entries yields every remaining entry at once.
+      const firstPage = await callController(ctx, 'listSnapshots', { maxEntries: pageSize, startingToken: '', sourceVolumeId: '', snapshotId: '', secrets: secretsFor(ctx, 'ListSnapshotsSecret') });
+      ctx.require(firstPage.ok, { ids: ['CSI-SNAP-023'], what: 'ListSnapshots with max_entries succeeds', expected: 'OK', got: describeOutcome(firstPage) });
+      const rest = await callController(ctx, 'listSnapshots', { maxEntries: 0, startingToken: firstPage.response.nextToken, sourceVolumeId: '', snapshotId: '', secrets: secretsFor(ctx, 'ListSnapshotsSecret') });
+      ctx.check(rest.ok && firstPage.response.entries.length + rest.response.entries.length === all.length && rest.response.nextToken === '', {
+        ids: ['CSI-SNAP-023'],
+        what: `the first ${pageSize} entries and then the rest without max_entries make up the whole list`,
+        expected: `${pageSize} + ${all.length - pageSize} entries, no further token`,
+        got: rest.ok ? `${firstPage.response.entries.length} + ${rest.response.entries.length}, next_token ${JSON.stringify(rest.response.nextToken)}` : describeOutcome(rest),
+      });
       const missing = made.filter((id) => !paged.includes(id));
       ctx.check(missing.length === 0 && new Set(paged).size === paged.length, {
         ids: ['CSI-SNAP-023'],

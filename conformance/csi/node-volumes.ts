@@ -1,5 +1,4 @@
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import type {
   CreateVolumeRequest,
   NodePublishVolumeRequest,
@@ -11,6 +10,7 @@ import type { CaseContext } from '../framework/index.js';
 import { callController, callNode } from './csi-calls.js';
 import type { CsiSubject } from './csi-subject.js';
 import { describeOutcome, unknownVolumeId } from './expect-status.js';
+import { mountsUnder } from './mount-checks.js';
 import {
   createTestVolume,
   createVolumeRequest,
@@ -229,6 +229,34 @@ export async function publishForCase(
   return targetPath;
 }
 
+/**
+ * Unpublishes as a step the case builds on. If the plugin answers OK but
+ * leaves a mount, the case stops citing CSI-NODE-039 (judged by its own
+ * cases), so a broken unpublish is not blamed on the rule under test.
+ */
+export async function unpublishBeforeNextStep(ctx: Ctx, volumeId: string, targetPath: string): Promise<void> {
+  const answer = await callNode(ctx, 'nodeUnpublishVolume', { volumeId, targetPath });
+  const left = await mountsUnder(targetPath);
+  ctx.require(answer.ok && left.length === 0, {
+    ids: ['CSI-NODE-039'],
+    what: `NodeUnpublishVolume of ${targetPath} succeeds and unmounts it (needed for the next step)`,
+    expected: 'OK, no mount left',
+    got: { status: describeOutcome(answer), mounts: left.map((entry) => entry.mountPoint) },
+  });
+}
+
+/** Unstages as a step the case builds on; stops citing CSI-NODE-021 if a mount stays. @see unpublishBeforeNextStep */
+export async function unstageBeforeNextStep(ctx: Ctx, volumeId: string, stagingPath: string): Promise<void> {
+  const answer = await callNode(ctx, 'nodeUnstageVolume', { volumeId, stagingTargetPath: stagingPath });
+  const left = await mountsUnder(stagingPath);
+  ctx.require(answer.ok && left.length === 0, {
+    ids: ['CSI-NODE-021'],
+    what: `NodeUnstageVolume of ${stagingPath} succeeds and unmounts it (needed for the next step)`,
+    expected: 'OK, no mount left',
+    got: { status: describeOutcome(answer), mounts: left.map((entry) => entry.mountPoint) },
+  });
+}
+
 /** What is at a path: `missing`, or its kind. */
 export async function pathKind(target: string): Promise<'missing' | 'directory' | 'block-device' | 'file' | 'other'> {
   const stat = await fs.lstat(target).catch(() => undefined);
@@ -252,4 +280,21 @@ export async function tryWrite(file: string, content: string): Promise<string> {
 /** Reads a file through a published target, or undefined when it is not there. */
 export async function tryRead(file: string): Promise<string | undefined> {
   return fs.readFile(file, 'utf8').catch(() => undefined);
+}
+
+/** Checks that an unpublished target holds no mount and no longer exists. */
+export async function checkTargetGone(ctx: Ctx, targetPath: string, id: string): Promise<void> {
+  const mounts = await mountsUnder(targetPath);
+  ctx.check(mounts.length === 0, {
+    ids: [id],
+    what: 'after NodeUnpublishVolume nothing is mounted at or under the target (mount table)',
+    expected: [],
+    got: mounts.map((entry) => `${entry.mountPoint} (${entry.fsType} ${entry.source})`),
+  });
+  ctx.check((await pathKind(targetPath)) === 'missing', {
+    ids: [id],
+    what: 'after NodeUnpublishVolume the target path no longer exists (the plugin removes what it created)',
+    expected: 'missing',
+    got: await pathKind(targetPath),
+  });
 }

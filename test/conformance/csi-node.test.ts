@@ -9,6 +9,7 @@ import { readMountTable } from '../../conformance/csi/mount-table.js';
 import { declareNodeConcurrencyCases } from '../../conformance/csi/node-concurrency.cases.js';
 import { declareNodeExpandCases } from '../../conformance/csi/node-expand.cases.js';
 import { declareNodeInfoCases } from '../../conformance/csi/node-info.cases.js';
+import { declareNodePublishModeCases } from '../../conformance/csi/node-publish-modes.cases.js';
 import { declareNodePublishCases } from '../../conformance/csi/node-publish.cases.js';
 import { declareNodeRestartCases } from '../../conformance/csi/node-restart.cases.js';
 import { declareSecretsCases } from '../../conformance/csi/secrets.cases.js';
@@ -50,6 +51,7 @@ function nodeAndSnapshotSuite(): Suite<CsiSubject> {
     declareNodeStageCases,
     declareNodeUnstageCases,
     declareNodePublishCases,
+    declareNodePublishModeCases,
     declareNodeUnpublishCases,
     declareNodeVolumeStatsCases,
     declareNodeExpandCases,
