@@ -4,7 +4,7 @@ import type { CsiSubject } from './csi-subject.js';
 import { expectStatus } from './expect-status.js';
 import { mountsAtPath, mountsUnder } from './mount-checks.js';
 import { pathKind, prepareNodeVolume, publishForCase, publishRequest } from './node-volumes.js';
-import { requireRestartCommand, restartPlugin } from './plugin-restart.js';
+import { restartPlugin } from './restart-plugin.js';
 import { deferNodeUnpublish, makeTargetPath } from './test-volumes.js';
 
 type Ctx = CaseContext<CsiSubject>;
@@ -20,9 +20,9 @@ export function declareNodeRestartCases(suite: Suite<CsiSubject>): void {
     needs: { capabilities: ['node.STAGE_UNSTAGE_VOLUME', createsVolumes] },
     timeoutMs: 120_000,
     async run(ctx: Ctx) {
-      requireRestartCommand(ctx);
+      skipWithoutRestartCommand(ctx);
       const nodeVolume = await prepareNodeVolume(ctx, { ids: [id] });
-      await restartPlugin(ctx);
+      await restartPlugin(ctx, [id]);
       const targetPath = await makeTargetPath(ctx);
       deferNodeUnpublish(ctx, nodeVolume.volume.volumeId, targetPath);
       const published = await callNode(ctx, 'nodePublishVolume', publishRequest(ctx, nodeVolume, targetPath));
@@ -43,11 +43,11 @@ export function declareNodeRestartCases(suite: Suite<CsiSubject>): void {
     needs: { capabilities: [createsVolumes] },
     timeoutMs: 120_000,
     async run(ctx: Ctx) {
-      requireRestartCommand(ctx);
+      skipWithoutRestartCommand(ctx);
       const nodeVolume = await prepareNodeVolume(ctx, { ids: [id] });
       const targetPath = await publishForCase(ctx, nodeVolume, { ids: [id] });
       const mountsBefore = (await mountsAtPath(targetPath)).length;
-      await restartPlugin(ctx);
+      await restartPlugin(ctx, [id]);
       const again = await callNode(ctx, 'nodePublishVolume', publishRequest(ctx, nodeVolume, targetPath));
       expectStatus(ctx, again, 'OK', { ids: [id], what: 'NodePublishVolume with the same arguments after the restart' });
       ctx.check((await mountsAtPath(targetPath)).length === mountsBefore, {
@@ -59,6 +59,11 @@ export function declareNodeRestartCases(suite: Suite<CsiSubject>): void {
       await undoAndCheck(ctx, nodeVolume.volume.volumeId, targetPath, nodeVolume.stagingPath);
     },
   });
+}
+
+/** Skips the case before it creates anything when the run has no --restart-command. */
+function skipWithoutRestartCommand(ctx: Ctx): void {
+  if (ctx.subject.config.restartCommand === undefined) ctx.skip('needs --restart-command');
 }
 
 /** Unpublishes and unstages, then checks in the mount table that nothing is left. */
