@@ -5,6 +5,8 @@
  * Driver and proxy run in this process; each has its own folders, and
  * whatever a broken driver leaves mounted is undone in teardown.
  */
+import { once } from 'node:events';
+import fs from 'node:fs';
 import t, * as Tap from 'tap';
 import { connectCsiSubject, createCsiSuite, loadCsiRunConfig } from '../../conformance/csi/index.js';
 import {
@@ -14,8 +16,10 @@ import {
 } from '../../conformance/fixtures/csi-driver/broken-drivers.js';
 import { startBrokenDriver } from '../../conformance/fixtures/csi-driver/start-broken-driver.js';
 import { compileFilter, probeEnvironment, requirementResults, runSuite } from '../../conformance/framework/index.js';
+import { IdentityClient, callUnary, createClient, socketPathOf } from '../../specs/csi/index.js';
 import { loadRegistry } from '../../specs/registry/index.js';
 import { csiDriverFolders } from '../helpers/csi-driver-folders.js';
+import { cliPath, startBrokenDriverProcess } from '../helpers/run-cli.js';
 
 const registry = loadRegistry();
 const requirements = registry.list('csi');
@@ -64,6 +68,19 @@ t.test('the catalogue breaks Identity, Controller, snapshots and Node, each fixt
   const areas = new Set(brokenCsiDrivers.flatMap((fixture) => fixture.breaks.map((id) => id.split('-')[1])));
   for (const area of ['IDENT', 'CTRL', 'SNAP', 'NODE']) t.ok(areas.has(area), `some fixture breaks a CSI-${area} rule`);
   t.equal(new Set(brokenCsiDrivers.map((fixture) => fixture.name)).size, brokenCsiDrivers.length, 'names are unique');
+});
+
+t.test('serve-broken-driver.js serves a fixture until SIGTERM, then stops and removes its socket', { skip: skip || (fs.existsSync(cliPath) ? false : 'needs npm run build') }, async (t) => {
+  const { root, endpoint } = csiDriverFolders(t);
+  const child = await startBrokenDriverProcess(t, 'plugin-name-too-long', endpoint, root);
+  const client = createClient(IdentityClient, endpoint);
+  t.teardown(() => client.close());
+  const info = await callUnary(client, client.getPluginInfo, {});
+  t.equal(info.name.length, 64, 'the fixture answers through its proxy');
+  child.kill('SIGTERM');
+  const [code] = (await once(child, 'exit')) as [number | null];
+  t.equal(code, 0);
+  t.notOk(fs.existsSync(socketPathOf(endpoint)), 'the socket is gone');
 });
 
 t.test('the dir-volume driver behind a proxy that changes nothing fails no rule of the whole suite', { skip }, async (t) => {
