@@ -2,7 +2,8 @@ import { controllerCapabilityName, VolumeCapability_AccessMode_Mode } from '../.
 import type { CaseContext, Suite } from '../framework/index.js';
 import { callController } from './csi-calls.js';
 import type { CsiSubject } from './csi-subject.js';
-import { deferDeleteVolume, statusOf } from './controller-expect.js';
+import { deferDeleteVolume } from './controller-expect.js';
+import { describeOutcome } from './expect-status.js';
 import { createVolumeRequest, mountCapability } from './test-volumes.js';
 
 type Ctx = CaseContext<CsiSubject>;
@@ -15,7 +16,7 @@ export function declareControllerCapabilityCases(suite: Suite<CsiSubject>): void
     needs: { capabilities: ['plugin.service.CONTROLLER_SERVICE'] },
     async run(ctx: Ctx) {
       const answer = await callController(ctx, 'controllerGetCapabilities', {});
-      ctx.require(answer.ok, { ids: ['CSI-CTRL-001'], what: 'ControllerGetCapabilities succeeds', expected: 'OK', got: statusOf(answer) });
+      ctx.require(answer.ok, { ids: ['CSI-CTRL-001'], what: 'ControllerGetCapabilities succeeds', expected: 'OK', got: describeOutcome(answer) });
       const names = answer.response.capabilities.map(controllerCapabilityName);
       const undefinedOnes = names.filter((name) => /UNSET|UNDEFINED|UNKNOWN/.test(name));
       ctx.check(undefinedOnes.length === 0, {
@@ -51,7 +52,7 @@ export function declareControllerCapabilityCases(suite: Suite<CsiSubject>): void
         const request = createVolumeRequest(ctx, { volumeCapabilities: [mountCapability(mode)] });
         const created = await callController(ctx, 'createVolume', request);
         if (created.ok) deferDeleteVolume(ctx, created.response.volume);
-        outcomes.set(Mode[mode] ?? String(mode), statusOf(created));
+        outcomes.set(Mode[mode] ?? String(mode), describeOutcome(created));
       }
       ctx.check(outcomes.get('SINGLE_NODE_WRITER') === 'OK', {
         what: 'CreateVolume with SINGLE_NODE_WRITER succeeds',

@@ -7,6 +7,7 @@ import type { GrpcStatusName, Topology, Volume } from '../../specs/csi/index.js'
 import type { CaseContext } from '../framework/index.js';
 import { callController, callNode } from './csi-calls.js';
 import type { CsiSubject } from './csi-subject.js';
+import { describeOutcome } from './expect-status.js';
 import type { CallOutcome } from './record-call.js';
 import { secretsFor } from './test-volumes.js';
 
@@ -16,11 +17,6 @@ type Ctx = CaseContext<CsiSubject>;
 export const stringLimitBytes = 128;
 /** CSI's general limit on a string map, keys plus values in UTF-8 bytes. @see CSI-GEN-012 */
 export const mapLimitBytes = 4096;
-
-/** `OK`, or the status code and message, for evidence. */
-export function statusOf(outcome: CallOutcome<unknown>): string {
-  return outcome.ok ? 'OK' : `${outcome.error.code}: ${outcome.error.message}`;
-}
 
 /**
  * Checks that a call ended with one of the wanted codes (`OK` for success)
@@ -36,7 +32,7 @@ export function expectStatus(
     ...(check.ids === undefined ? {} : { ids: check.ids }),
     what: check.what,
     expected: check.codes.join(' or '),
-    got: statusOf(outcome),
+    got: describeOutcome(outcome),
   });
 }
 
@@ -57,7 +53,7 @@ export async function nodeIdOf(ctx: Ctx, ids: readonly string[]): Promise<{ node
     ids,
     what: 'NodeGetInfo names the node to publish at',
     expected: 'OK with a node_id',
-    got: info.ok ? info.response : statusOf(info),
+    got: info.ok ? info.response : describeOutcome(info),
   });
   if (!info.ok) throw new Error('unreachable: required above');
   return {

@@ -1,7 +1,16 @@
 import type { CaseContext, Suite } from '../framework/index.js';
 import { callController } from './csi-calls.js';
 import type { CsiSubject } from './csi-subject.js';
-import { byteLength, deferDeleteVolume, deleteVolume, expectStatus, sameMap, statusOf, stringLimitBytes, unknownVolumeId } from './controller-expect.js';
+import {
+  byteLength,
+  deferDeleteVolume,
+  deleteVolume,
+  expectStatus,
+  sameMap,
+  stringLimitBytes,
+  unknownVolumeId,
+} from './controller-expect.js';
+import { describeOutcome } from './expect-status.js';
 import { publishedTestVolume } from './controller-publish.cases.js';
 import { createTestVolume, createVolumeRequest } from './test-volumes.js';
 
@@ -31,7 +40,7 @@ export function declareControllerGetVolumeCases(suite: Suite<CsiSubject>): void 
     async run(ctx: Ctx) {
       const volume = await createTestVolume(ctx, { ids: ['CSI-CTRL-062'] });
       const got = await callController(ctx, 'controllerGetVolume', { volumeId: volume.volumeId });
-      ctx.require(got.ok, { ids: ['CSI-CTRL-062'], what: 'ControllerGetVolume of a new volume succeeds', expected: 'OK', got: statusOf(got) });
+      ctx.require(got.ok, { ids: ['CSI-CTRL-062'], what: 'ControllerGetVolume of a new volume succeeds', expected: 'OK', got: describeOutcome(got) });
       ctx.check(got.response.volume !== undefined && got.response.status !== undefined, {
         ids: ['CSI-GEN-013'],
         what: 'the answer carries a volume and a status',
@@ -59,11 +68,11 @@ export function declareControllerGetVolumeCases(suite: Suite<CsiSubject>): void 
     needs: { capabilities: [getVolume, createDelete] },
     async run(ctx: Ctx) {
       const created = await callController(ctx, 'createVolume', createVolumeRequest(ctx));
-      ctx.require(created.ok && created.response.volume !== undefined, { what: 'CreateVolume succeeds', expected: 'OK', got: statusOf(created) });
+      ctx.require(created.ok && created.response.volume !== undefined, { what: 'CreateVolume succeeds', expected: 'OK', got: describeOutcome(created) });
       deferDeleteVolume(ctx, created.response.volume);
       const { volumeId } = created.response.volume;
       const deleted = await deleteVolume(ctx, volumeId);
-      ctx.require(deleted.ok, { what: 'DeleteVolume succeeds', expected: 'OK', got: statusOf(deleted) });
+      ctx.require(deleted.ok, { what: 'DeleteVolume succeeds', expected: 'OK', got: describeOutcome(deleted) });
       const got = await callController(ctx, 'controllerGetVolume', { volumeId });
       expectStatus(ctx, got, { what: 'ControllerGetVolume of the deleted volume is refused', codes: ['NOT_FOUND'] });
     },
@@ -80,7 +89,7 @@ export function declareControllerGetVolumeCases(suite: Suite<CsiSubject>): void 
       ctx.check(condition !== undefined && condition.message !== '' && byteLength(condition.message) <= stringLimitBytes, {
         what: 'status.volume_condition is set with a message of at most 128 bytes',
         expected: 'volume_condition { abnormal, message }',
-        got: got.ok ? got.response.status : statusOf(got),
+        got: got.ok ? got.response.status : describeOutcome(got),
       });
     },
   });
@@ -95,7 +104,7 @@ export function declareControllerGetVolumeCases(suite: Suite<CsiSubject>): void 
       ctx.check(got.ok && got.response.status?.publishedNodeIds.includes(nodeId) === true, {
         what: 'status.published_node_ids lists the node',
         expected: nodeId,
-        got: got.ok ? got.response.status : statusOf(got),
+        got: got.ok ? got.response.status : describeOutcome(got),
       });
     },
   });

@@ -9,9 +9,9 @@ import {
   mapLimitProblems,
   nodeIdOf,
   sameMap,
-  statusOf,
   unknownVolumeId,
 } from './controller-expect.js';
+import { describeOutcome } from './expect-status.js';
 import { createTestVolume, mountCapability, secretsFor } from './test-volumes.js';
 
 type Ctx = CaseContext<CsiSubject>;
@@ -42,7 +42,7 @@ export async function publishedTestVolume(ctx: Ctx, ids: readonly string[]): Pro
   const { nodeId } = await nodeIdOf(ctx, ids);
   deferControllerUnpublish(ctx, volume.volumeId, nodeId);
   const published = await callController(ctx, 'controllerPublishVolume', publishRequest(ctx, volume, nodeId));
-  ctx.require(published.ok, { ids, what: 'ControllerPublishVolume at the node succeeds', expected: 'OK', got: statusOf(published) });
+  ctx.require(published.ok, { ids, what: 'ControllerPublishVolume at the node succeeds', expected: 'OK', got: describeOutcome(published) });
   return { volume, nodeId };
 }
 
@@ -78,7 +78,7 @@ export function declareControllerPublishCases(suite: Suite<CsiSubject>): void {
       const { nodeId } = await nodeIdOf(ctx, ['CSI-CTRL-029']);
       deferControllerUnpublish(ctx, volume.volumeId, nodeId);
       const first = await callController(ctx, 'controllerPublishVolume', publishRequest(ctx, volume, nodeId));
-      ctx.require(first.ok, { ids: ['CSI-CTRL-029'], what: 'ControllerPublishVolume at the node succeeds', expected: 'OK', got: statusOf(first) });
+      ctx.require(first.ok, { ids: ['CSI-CTRL-029'], what: 'ControllerPublishVolume at the node succeeds', expected: 'OK', got: describeOutcome(first) });
       const problems = mapLimitProblems('publish_context', first.response.publishContext);
       ctx.check(problems.length === 0, { ids: ['CSI-GEN-012'], what: 'publish_context stays within the size limits', expected: 'within limits', got: problems });
       const again = await callController(ctx, 'controllerPublishVolume', publishRequest(ctx, volume, nodeId));
@@ -86,7 +86,7 @@ export function declareControllerPublishCases(suite: Suite<CsiSubject>): void {
         ids: ['CSI-CTRL-030'],
         what: 'publishing again the same way succeeds with the same publish_context',
         expected: { status: 'OK', publishContext: first.response.publishContext },
-        got: again.ok ? { status: 'OK', publishContext: again.response.publishContext } : statusOf(again),
+        got: again.ok ? { status: 'OK', publishContext: again.response.publishContext } : describeOutcome(again),
       });
       expectStatus(ctx, await unpublish(ctx, volume.volumeId, nodeId), { ids: ['CSI-CTRL-029'], what: 'ControllerUnpublishVolume succeeds', codes: ['OK'] });
       expectStatus(ctx, await unpublish(ctx, volume.volumeId, nodeId), {
@@ -157,7 +157,7 @@ export function declareControllerPublishCases(suite: Suite<CsiSubject>): void {
         const volume = await createTestVolume(ctx, { ids: ['CSI-CTRL-036'] });
         deferControllerUnpublish(ctx, volume.volumeId, nodeId);
         const published = await callController(ctx, 'controllerPublishVolume', publishRequest(ctx, volume, nodeId));
-        ctx.require(published.ok, { what: `publishing volume ${index + 1} of ${maxVolumes} succeeds`, expected: 'OK', got: statusOf(published) });
+        ctx.require(published.ok, { what: `publishing volume ${index + 1} of ${maxVolumes} succeeds`, expected: 'OK', got: describeOutcome(published) });
       }
       const extra = await createTestVolume(ctx, { ids: ['CSI-CTRL-036'] });
       deferControllerUnpublish(ctx, extra.volumeId, nodeId);
@@ -198,7 +198,7 @@ export function declareControllerPublishCases(suite: Suite<CsiSubject>): void {
         ctx.check(got.ok && (got.response.status?.publishedNodeIds.length ?? 0) === 0, {
           what: 'ControllerGetVolume reports the volume published nowhere',
           expected: 'published_node_ids empty',
-          got: got.ok ? got.response.status : statusOf(got),
+          got: got.ok ? got.response.status : describeOutcome(got),
         });
       } else if (advertises(ctx, 'controller.LIST_VOLUMES')) {
         const listed = await callController(ctx, 'listVolumes', { maxEntries: 0, startingToken: '' });
@@ -206,7 +206,7 @@ export function declareControllerPublishCases(suite: Suite<CsiSubject>): void {
         ctx.check(entry !== undefined && (entry.status?.publishedNodeIds.length ?? 0) === 0, {
           what: 'ListVolumes reports the volume published nowhere',
           expected: 'an entry with no published_node_ids',
-          got: listed.ok ? entry : statusOf(listed),
+          got: listed.ok ? entry : describeOutcome(listed),
         });
       }
     },

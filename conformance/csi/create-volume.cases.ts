@@ -16,9 +16,9 @@ import {
   expectStatus,
   nodeIdOf,
   sameMap,
-  statusOf,
   unknownVolumeId,
 } from './controller-expect.js';
+import { describeOutcome } from './expect-status.js';
 import { createTestVolume, createVolumeRequest, mountCapability, secretsFor } from './test-volumes.js';
 import { topologyProblems } from './topology-rules.js';
 
@@ -58,7 +58,7 @@ async function readySnapshotId(ctx: Ctx, ids: readonly string[]): Promise<string
       ids,
       what: 'CreateSnapshot of a fresh volume succeeds',
       expected: 'OK with a snapshot',
-      got: statusOf(snapshot),
+      got: describeOutcome(snapshot),
     });
     const { snapshotId, readyToUse } = snapshot.response.snapshot;
     if (attempt === 0) {
@@ -107,7 +107,7 @@ export function declareCreateVolumeCases(suite: Suite<CsiSubject>): void {
         ids: ['CSI-CTRL-013'],
         what: 'CreateVolume with one valid capability and one of access mode UNKNOWN fails as a whole',
         expected: 'an error',
-        got: statusOf(mixed),
+        got: describeOutcome(mixed),
       });
       if (!mixed.ok) {
         expectStatus(ctx, mixed, { ids: ['CSI-GEN-005'], what: 'that failure is INVALID_ARGUMENT', codes: ['INVALID_ARGUMENT'] });
@@ -129,7 +129,7 @@ export function declareCreateVolumeCases(suite: Suite<CsiSubject>): void {
       const volumes: Volume[] = [];
       for (let index = 0; index < 2; index += 1) {
         const created = await tryCreate(ctx);
-        ctx.require(created.ok, { ids: ['CSI-CTRL-005'], what: 'CreateVolume of a new name succeeds', expected: 'OK', got: statusOf(created) });
+        ctx.require(created.ok, { ids: ['CSI-CTRL-005'], what: 'CreateVolume of a new name succeeds', expected: 'OK', got: describeOutcome(created) });
         const volume = created.response.volume;
         ctx.require(volume !== undefined && volume.volumeId !== '', {
           ids: ['CSI-GEN-013', 'CSI-CTRL-006'],
@@ -185,14 +185,14 @@ export function declareCreateVolumeCases(suite: Suite<CsiSubject>): void {
         ids: ['CSI-CTRL-007'],
         what: 'the first CreateVolume succeeds',
         expected: 'OK',
-        got: statusOf(first),
+        got: describeOutcome(first),
       });
       const again = await tryCreate(ctx, request);
       ctx.require(again.ok && again.response.volume !== undefined, {
         ids: ['CSI-CTRL-007'],
         what: 'CreateVolume again with the same name and properties succeeds',
         expected: 'OK',
-        got: statusOf(again),
+        got: describeOutcome(again),
       });
       const [one, two] = [first.response.volume, again.response.volume];
       ctx.check(one.volumeId === two.volumeId, {
@@ -228,7 +228,7 @@ export function declareCreateVolumeCases(suite: Suite<CsiSubject>): void {
         ids: ['CSI-CTRL-009'],
         what: 'CreateVolume with an exact size succeeds',
         expected: 'OK',
-        got: statusOf(first),
+        got: describeOutcome(first),
       });
       const twice = { requiredBytes: 2n * size(ctx), limitBytes: 2n * size(ctx) };
       const other = await tryCreate(ctx, { ...request, capacityRange: twice });
@@ -242,7 +242,7 @@ export function declareCreateVolumeCases(suite: Suite<CsiSubject>): void {
         ids: ['CSI-CTRL-007'],
         what: 'after the refusal, the original request still returns the existing volume',
         expected: first.response.volume.volumeId,
-        got: original.ok ? original.response.volume?.volumeId : statusOf(original),
+        got: original.ok ? original.response.volume?.volumeId : describeOutcome(original),
       });
     },
   });
@@ -284,7 +284,7 @@ export function declareCreateVolumeCases(suite: Suite<CsiSubject>): void {
         ctx.check(capacity !== undefined && withinRange(capacity, range), {
           what: `CreateVolume with required_bytes ${range.requiredBytes} and limit_bytes ${range.limitBytes} gives a volume in range`,
           expected: 'OK with capacity_bytes in range (or 0, unknown)',
-          got: created.ok ? capacity : statusOf(created),
+          got: created.ok ? capacity : describeOutcome(created),
         });
       }
       const unsized = await callController(ctx, 'createVolume', CreateVolumeRequest.fromPartial({
@@ -370,7 +370,7 @@ export function declareCreateVolumeCases(suite: Suite<CsiSubject>): void {
       const source = await createTestVolume(ctx, { ids: ['CSI-CTRL-016'] });
       const volumeSource = { type: { $case: 'volume' as const, value: { volumeId: source.volumeId } } };
       const clone = await tryCreate(ctx, { volumeContentSource: volumeSource });
-      ctx.require(clone.ok, { ids: ['CSI-CTRL-016'], what: 'CreateVolume from an existing volume succeeds', expected: 'OK', got: statusOf(clone) });
+      ctx.require(clone.ok, { ids: ['CSI-CTRL-016'], what: 'CreateVolume from an existing volume succeeds', expected: 'OK', got: describeOutcome(clone) });
       const reported = clone.response.volume?.contentSource?.type;
       ctx.check(reported?.$case === 'volume' && reported.value.volumeId === source.volumeId, {
         ids: ['CSI-CTRL-018'],
@@ -401,7 +401,7 @@ export function declareCreateVolumeCases(suite: Suite<CsiSubject>): void {
     async run(ctx: Ctx) {
       const snapshotId = await readySnapshotId(ctx, ['CSI-CTRL-017']);
       const created = await tryCreate(ctx, { volumeContentSource: { type: { $case: 'snapshot', value: { snapshotId } } } });
-      ctx.require(created.ok, { ids: ['CSI-CTRL-017'], what: 'CreateVolume from a ready snapshot succeeds', expected: 'OK', got: statusOf(created) });
+      ctx.require(created.ok, { ids: ['CSI-CTRL-017'], what: 'CreateVolume from a ready snapshot succeeds', expected: 'OK', got: describeOutcome(created) });
       const reported = created.response.volume?.contentSource?.type;
       ctx.check(reported?.$case === 'snapshot' && reported.value.snapshotId === snapshotId, {
         ids: ['CSI-CTRL-018'],
@@ -426,7 +426,7 @@ export function declareCreateVolumeCases(suite: Suite<CsiSubject>): void {
         ids: ['CSI-CTRL-020'],
         what: "CreateVolume requiring the node's topology succeeds",
         expected: 'OK',
-        got: statusOf(created),
+        got: describeOutcome(created),
       });
       const reported = created.response.volume.accessibleTopology;
       ctx.check(reported.length === 0 || reported.some((candidate) => sameMap(candidate.segments, topology.segments)), {

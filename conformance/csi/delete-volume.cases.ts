@@ -1,7 +1,14 @@
 import type { CaseContext, Suite } from '../framework/index.js';
 import { callController } from './csi-calls.js';
 import type { CsiSubject } from './csi-subject.js';
-import { advertises, deferDeleteVolume, deleteVolume, expectStatus, statusOf, unknownVolumeId } from './controller-expect.js';
+import {
+  advertises,
+  deferDeleteVolume,
+  deleteVolume,
+  expectStatus,
+  unknownVolumeId,
+} from './controller-expect.js';
+import { describeOutcome } from './expect-status.js';
 import { createTestVolume, createVolumeRequest, mountCapability, secretsFor } from './test-volumes.js';
 import { volumeExists } from './volume-presence.js';
 
@@ -32,7 +39,7 @@ export function declareDeleteVolumeCases(suite: Suite<CsiSubject>): void {
       ctx.require(created.ok && created.response.volume !== undefined, {
         what: 'CreateVolume succeeds',
         expected: 'OK',
-        got: statusOf(created),
+        got: describeOutcome(created),
       });
       deferDeleteVolume(ctx, created.response.volume);
       const { volumeId } = created.response.volume;
@@ -48,11 +55,11 @@ export function declareDeleteVolumeCases(suite: Suite<CsiSubject>): void {
     needs: { capabilities: [createDelete] },
     async run(ctx: Ctx) {
       const created = await callController(ctx, 'createVolume', createVolumeRequest(ctx));
-      ctx.require(created.ok && created.response.volume !== undefined, { ids: ['CSI-CTRL-025'], what: 'CreateVolume succeeds', expected: 'OK', got: statusOf(created) });
+      ctx.require(created.ok && created.response.volume !== undefined, { ids: ['CSI-CTRL-025'], what: 'CreateVolume succeeds', expected: 'OK', got: describeOutcome(created) });
       deferDeleteVolume(ctx, created.response.volume);
       const { volumeId } = created.response.volume;
       const deleted = await deleteVolume(ctx, volumeId);
-      ctx.require(deleted.ok, { ids: ['CSI-CTRL-025'], what: 'DeleteVolume succeeds', expected: 'OK', got: statusOf(deleted) });
+      ctx.require(deleted.ok, { ids: ['CSI-CTRL-025'], what: 'DeleteVolume succeeds', expected: 'OK', got: describeOutcome(deleted) });
       const exists = await volumeExists(ctx, volumeId, ['CSI-CTRL-025']);
       if (exists === undefined) ctx.skip('the plugin offers no way to see whether a volume exists (ListVolumes, ControllerGetVolume or a NOT_FOUND from ValidateVolumeCapabilities)');
       ctx.check(!exists, {
@@ -79,18 +86,18 @@ export function declareDeleteVolumeCases(suite: Suite<CsiSubject>): void {
         ids: ['CSI-CTRL-027'],
         what: 'CreateSnapshot succeeds',
         expected: 'OK',
-        got: statusOf(snapshot),
+        got: describeOutcome(snapshot),
       });
       const { snapshotId } = snapshot.response.snapshot;
       ctx.defer(() => callController(ctx, 'deleteSnapshot', { snapshotId, secrets: secretsFor(ctx, 'DeleteSnapshotSecret') }), `delete snapshot ${snapshotId}`);
       const deleted = await deleteVolume(ctx, source.volumeId);
-      ctx.check(deleted.ok, { ids: ['CSI-CTRL-028'], what: 'DeleteVolume of a volume with a snapshot succeeds', expected: 'OK', got: statusOf(deleted) });
+      ctx.check(deleted.ok, { ids: ['CSI-CTRL-028'], what: 'DeleteVolume of a volume with a snapshot succeeds', expected: 'OK', got: describeOutcome(deleted) });
       if (!deleted.ok) {
         ctx.check(deleted.error.code === 'FAILED_PRECONDITION', {
           ids: ['CSI-CTRL-027'],
           what: 'a refused DeleteVolume of a volume with a snapshot answers FAILED_PRECONDITION',
           expected: 'FAILED_PRECONDITION',
-          got: statusOf(deleted),
+          got: describeOutcome(deleted),
         });
         const still = await callController(ctx, 'validateVolumeCapabilities', {
           volumeId: source.volumeId,
@@ -127,7 +134,7 @@ export function declareDeleteVolumeCases(suite: Suite<CsiSubject>): void {
           ids: ['CSI-CTRL-027'],
           what: 'ListSnapshots still lists the snapshot of the deleted volume',
           expected: snapshotId,
-          got: listed.ok ? listed.response.entries : statusOf(listed),
+          got: listed.ok ? listed.response.entries : describeOutcome(listed),
         });
       }
     },

@@ -9,7 +9,8 @@ import {
 import type { CaseContext, Suite } from '../framework/index.js';
 import { callController, callNode } from './csi-calls.js';
 import type { CsiSubject } from './csi-subject.js';
-import { advertises, expectStatus, statusOf, unknownVolumeId } from './controller-expect.js';
+import { advertises, expectStatus, unknownVolumeId } from './controller-expect.js';
+import { describeOutcome } from './expect-status.js';
 import { publishedTestVolume } from './controller-publish.cases.js';
 import {
   createTestVolume,
@@ -63,7 +64,7 @@ async function volumeInUse(ctx: Ctx, ids: readonly string[]): Promise<Volume> {
         volumeContext: volume.volumeContext,
       }),
     );
-    ctx.require(staged.ok, { ids, what: 'NodeStageVolume succeeds', expected: 'OK', got: statusOf(staged) });
+    ctx.require(staged.ok, { ids, what: 'NodeStageVolume succeeds', expected: 'OK', got: describeOutcome(staged) });
   }
   const targetPath = await makeTargetPath(ctx);
   deferNodeUnpublish(ctx, volume.volumeId, targetPath);
@@ -79,7 +80,7 @@ async function volumeInUse(ctx: Ctx, ids: readonly string[]): Promise<Volume> {
       volumeContext: volume.volumeContext,
     }),
   );
-  ctx.require(published.ok, { ids, what: 'NodePublishVolume succeeds', expected: 'OK', got: statusOf(published) });
+  ctx.require(published.ok, { ids, what: 'NodePublishVolume succeeds', expected: 'OK', got: describeOutcome(published) });
   return volume;
 }
 
@@ -106,7 +107,7 @@ export function declareExpandVolumeCases(suite: Suite<CsiSubject>): void {
       const volume = await createTestVolume(ctx, { ids: ['CSI-CTRL-054'] });
       const target = { requiredBytes: 2n * size(ctx), limitBytes: 0n };
       const grown = await callController(ctx, 'controllerExpandVolume', expandRequest(ctx, volume.volumeId, target));
-      ctx.require(grown.ok, { ids: ['CSI-CTRL-054'], what: 'ControllerExpandVolume to twice the size succeeds', expected: 'OK', got: statusOf(grown) });
+      ctx.require(grown.ok, { ids: ['CSI-CTRL-054'], what: 'ControllerExpandVolume to twice the size succeeds', expected: 'OK', got: describeOutcome(grown) });
       ctx.check(grown.response.capacityBytes >= target.requiredBytes, {
         ids: ['CSI-CTRL-054'],
         what: 'the reported capacity is at least the requested size',
@@ -124,7 +125,7 @@ export function declareExpandVolumeCases(suite: Suite<CsiSubject>): void {
         ids: ['CSI-CTRL-055'],
         what: 'repeating the expansion succeeds with the same size or more',
         expected: `OK with >= ${target.requiredBytes}`,
-        got: again.ok ? again.response.capacityBytes : statusOf(again),
+        got: again.ok ? again.response.capacityBytes : describeOutcome(again),
       });
       const smaller = await callController(ctx, 'controllerExpandVolume', expandRequest(ctx, volume.volumeId, { requiredBytes: size(ctx), limitBytes: 0n }));
       expectStatus(ctx, smaller, { ids: ['CSI-CTRL-056'], what: 'expanding to less than the current size answers OK', codes: ['OK'] });

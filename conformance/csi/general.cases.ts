@@ -15,9 +15,9 @@ import {
   deleteVolume,
   expectStatus,
   nodeIdOf,
-  statusOf,
   unknownVolumeId,
 } from './controller-expect.js';
+import { describeOutcome } from './expect-status.js';
 import { listAllVolumes, volumeExists } from './volume-presence.js';
 import type { CallOutcome } from './record-call.js';
 import { restartPlugin } from './restart-plugin.js';
@@ -87,7 +87,7 @@ export function declareGeneralCases(suite: Suite<CsiSubject>): void {
       ctx.require(failures.some((outcome) => !outcome.ok), {
         what: 'at least one of the invalid requests failed, so there was a status to judge',
         expected: 'a failure',
-        got: failures.map(statusOf),
+        got: failures.map(describeOutcome),
       });
     },
   });
@@ -272,13 +272,13 @@ export function declareGeneralCases(suite: Suite<CsiSubject>): void {
       ctx.check(volumes.length === concurrentCalls && new Set(volumes.map((volume) => volume.volumeId)).size === concurrentCalls, {
         what: `${concurrentCalls} CreateVolume calls of different names at once all succeed with distinct volumes`,
         expected: `${concurrentCalls} x OK, ${concurrentCalls} distinct IDs`,
-        got: created.map(statusOf),
+        got: created.map(describeOutcome),
       });
       const deleted = await atOnce(volumes.length, (index) => deleteVolume(ctx, volumes[index]?.volumeId ?? ''));
       ctx.check(deleted.every((outcome) => outcome.ok), {
         what: `${volumes.length} DeleteVolume calls of different volumes at once all succeed`,
         expected: 'all OK',
-        got: deleted.map(statusOf),
+        got: deleted.map(describeOutcome),
       });
     },
   });
@@ -299,7 +299,7 @@ export function declareGeneralCases(suite: Suite<CsiSubject>): void {
         ids: ['CSI-GEN-010'],
         what: `${concurrentCalls} CreateVolume calls of one name at once either succeed or are refused with ABORTED`,
         expected: 'OK or ABORTED',
-        got: created.map(statusOf),
+        got: created.map(describeOutcome),
       });
       ctx.check(ids.length === 1, {
         ids: ['CSI-CTRL-008'],
@@ -313,7 +313,7 @@ export function declareGeneralCases(suite: Suite<CsiSubject>): void {
         ids: ['CSI-GEN-011'],
         what: 'CreateVolume of the name, alone after the race, succeeds',
         expected: 'OK',
-        got: statusOf(settled),
+        got: describeOutcome(settled),
       });
       const { volumeId } = settled.response.volume;
       if (!ids.includes(volumeId)) ctx.defer(() => deleteVolume(ctx, volumeId), `delete volume ${volumeId}`);
@@ -322,7 +322,7 @@ export function declareGeneralCases(suite: Suite<CsiSubject>): void {
         ids: ['CSI-GEN-010'],
         what: `${concurrentCalls} DeleteVolume calls of one volume at once either succeed or are refused with ABORTED`,
         expected: 'OK or ABORTED',
-        got: deleted.map(statusOf),
+        got: deleted.map(describeOutcome),
       });
       const exists = await volumeExists(ctx, volumeId, ['CSI-GEN-011']);
       if (exists !== undefined) {
@@ -337,7 +337,7 @@ export function declareGeneralCases(suite: Suite<CsiSubject>): void {
         ids: ['CSI-GEN-011'],
         what: 'of the simultaneous calls, at least one create and one delete went through rather than all being turned away',
         expected: 'at least one OK of each',
-        got: { creates: created.map(statusOf), deletes: deleted.map(statusOf) },
+        got: { creates: created.map(describeOutcome), deletes: deleted.map(describeOutcome) },
       });
     },
   });
@@ -353,7 +353,7 @@ export function declareGeneralCases(suite: Suite<CsiSubject>): void {
         volumeCapabilities: [mountCapability(VolumeCapability_AccessMode_Mode.SINGLE_NODE_WRITER)],
       });
       const before = await callController(ctx, 'createVolume', request);
-      ctx.require(before.ok && before.response.volume !== undefined, { what: 'CreateVolume succeeds', expected: 'OK', got: statusOf(before) });
+      ctx.require(before.ok && before.response.volume !== undefined, { what: 'CreateVolume succeeds', expected: 'OK', got: describeOutcome(before) });
       deferDeleteVolume(ctx, before.response.volume);
       const { volumeId } = before.response.volume;
       await restartPlugin(ctx, ['CSI-CTRL-071']);
@@ -369,7 +369,7 @@ export function declareGeneralCases(suite: Suite<CsiSubject>): void {
       ctx.check(after.ok && after.response.volume?.volumeId === volumeId, {
         what: 'CreateVolume of the same name after the restart returns the same volume',
         expected: volumeId,
-        got: after.ok ? after.response.volume?.volumeId : statusOf(after),
+        got: after.ok ? after.response.volume?.volumeId : describeOutcome(after),
       });
       expectStatus(ctx, await deleteVolume(ctx, volumeId), { what: 'DeleteVolume after the restart succeeds', codes: ['OK'] });
       await restartPlugin(ctx, ['CSI-CTRL-071']);

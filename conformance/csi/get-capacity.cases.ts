@@ -2,7 +2,8 @@ import type { GetCapacityRequest } from '../../specs/csi/index.js';
 import type { CaseContext, Suite } from '../framework/index.js';
 import { callController } from './csi-calls.js';
 import type { CsiSubject } from './csi-subject.js';
-import { statusOf } from './controller-expect.js';
+import {  } from './controller-expect.js';
+import { describeOutcome } from './expect-status.js';
 import { mountCapability } from './test-volumes.js';
 
 type Ctx = CaseContext<CsiSubject>;
@@ -23,7 +24,7 @@ export function declareGetCapacityCases(suite: Suite<CsiSubject>): void {
       ];
       for (const [what, request] of requests) {
         const answer = await callController(ctx, 'getCapacity', request);
-        ctx.check(answer.ok, { ids: ['CSI-CTRL-052'], what: `GetCapacity with ${what} succeeds`, expected: 'OK', got: statusOf(answer) });
+        ctx.check(answer.ok, { ids: ['CSI-CTRL-052'], what: `GetCapacity with ${what} succeeds`, expected: 'OK', got: describeOutcome(answer) });
         if (!answer.ok) continue;
         const { availableCapacity, maximumVolumeSize, minimumVolumeSize } = answer.response;
         const negative = Object.entries({ availableCapacity, maximumVolumeSize, minimumVolumeSize }).filter(

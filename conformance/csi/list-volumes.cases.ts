@@ -2,7 +2,14 @@ import type { ListVolumesResponse_Entry } from '../../specs/csi/index.js';
 import type { CaseContext, Suite } from '../framework/index.js';
 import { callController } from './csi-calls.js';
 import type { CsiSubject } from './csi-subject.js';
-import { byteLength, deleteVolume, expectStatus, sameMap, statusOf, stringLimitBytes } from './controller-expect.js';
+import {
+  byteLength,
+  deleteVolume,
+  expectStatus,
+  sameMap,
+  stringLimitBytes,
+} from './controller-expect.js';
+import { describeOutcome } from './expect-status.js';
 import { publishedTestVolume } from './controller-publish.cases.js';
 import { listAllVolumes } from './volume-presence.js';
 import { createTestVolume } from './test-volumes.js';
@@ -58,7 +65,7 @@ export function declareListVolumesCases(suite: Suite<CsiSubject>): void {
         });
       }
       const deleted = await deleteVolume(ctx, volume.volumeId);
-      ctx.require(deleted.ok, { ids: ['CSI-CTRL-047'], what: 'DeleteVolume succeeds', expected: 'OK', got: statusOf(deleted) });
+      ctx.require(deleted.ok, { ids: ['CSI-CTRL-047'], what: 'DeleteVolume succeeds', expected: 'OK', got: describeOutcome(deleted) });
       const after = idsOf(await listAllVolumes(ctx, ['CSI-CTRL-047']));
       ctx.check(!after.includes(volume.volumeId), {
         ids: ['CSI-CTRL-047'],
@@ -77,7 +84,7 @@ export function declareListVolumesCases(suite: Suite<CsiSubject>): void {
       const created: string[] = [];
       for (let index = 0; index < 3; index += 1) created.push((await createTestVolume(ctx, { ids: ['CSI-CTRL-048'] })).volumeId);
       const first = await callController(ctx, 'listVolumes', { maxEntries: 1, startingToken: '' });
-      ctx.require(first.ok, { what: 'ListVolumes with max_entries 1 succeeds', expected: 'OK', got: statusOf(first) });
+      ctx.require(first.ok, { what: 'ListVolumes with max_entries 1 succeeds', expected: 'OK', got: describeOutcome(first) });
       ctx.check(first.response.entries.length <= 1 && first.response.nextToken !== '', {
         what: 'with three volumes or more, a page of max_entries 1 holds one entry at most and sets next_token',
         expected: '<= 1 entry and a next_token',

@@ -4,7 +4,8 @@ import { socketPathOf } from '../../specs/csi/index.js';
 import type { CaseContext, Suite } from '../framework/index.js';
 import { callController } from './csi-calls.js';
 import type { CsiSubject } from './csi-subject.js';
-import { advertises, deleteVolume, statusOf } from './controller-expect.js';
+import { advertises, deleteVolume } from './controller-expect.js';
+import { describeOutcome } from './expect-status.js';
 import { controllerGetCapabilities, getPluginInfo, nodeGetCapabilities, probe } from './identity-calls.js';
 import { createVolumeRequest } from './test-volumes.js';
 
@@ -31,7 +32,7 @@ export function declareSocketCases(suite: Suite<CsiSubject>): void {
           ids: ['CSI-SOCK-001', 'CSI-SOCK-004'],
           what: `Probe over plaintext gRPC without credentials succeeds at the ${endpoint.role} endpoint`,
           expected: 'OK',
-          got: statusOf(answer),
+          got: describeOutcome(answer),
         });
       }
     },
@@ -43,18 +44,18 @@ export function declareSocketCases(suite: Suite<CsiSubject>): void {
     async run(ctx: Ctx) {
       for (const endpoint of ctx.subject.endpoints) {
         const info = await getPluginInfo(ctx, endpoint);
-        ctx.check(info.ok, { what: `the ${endpoint.role} socket serves Identity (GetPluginInfo)`, expected: 'OK', got: statusOf(info) });
+        ctx.check(info.ok, { what: `the ${endpoint.role} socket serves Identity (GetPluginInfo)`, expected: 'OK', got: describeOutcome(info) });
       }
       if (advertises(ctx, 'plugin.service.CONTROLLER_SERVICE')) {
         const controller = await controllerGetCapabilities(ctx, ctx.subject.controllerEndpoint);
         ctx.check(controller.ok, {
           what: 'the controller socket serves the Controller service (ControllerGetCapabilities)',
           expected: 'OK',
-          got: statusOf(controller),
+          got: describeOutcome(controller),
         });
       }
       const node = await nodeGetCapabilities(ctx, ctx.subject.nodeEndpoint);
-      ctx.check(node.ok, { what: 'the node socket serves the Node service (NodeGetCapabilities)', expected: 'OK', got: statusOf(node) });
+      ctx.check(node.ok, { what: 'the node socket serves the Node service (NodeGetCapabilities)', expected: 'OK', got: describeOutcome(node) });
     },
   });
 

@@ -6,7 +6,8 @@ import {
 import type { CaseContext, Suite } from '../framework/index.js';
 import { callController } from './csi-calls.js';
 import type { CsiSubject } from './csi-subject.js';
-import { expectStatus, statusOf, unknownVolumeId } from './controller-expect.js';
+import { expectStatus, unknownVolumeId } from './controller-expect.js';
+import { describeOutcome } from './expect-status.js';
 import { createTestVolume, mountCapability, secretsFor } from './test-volumes.js';
 
 type Ctx = CaseContext<CsiSubject>;
@@ -63,7 +64,7 @@ export function declareValidateVolumeCapabilitiesCases(suite: Suite<CsiSubject>)
       const volume = await createTestVolume(ctx, { ids: ['CSI-CTRL-044'] });
       const request = validateRequest(ctx, volume.volumeId, [mountCapability()], volume.volumeContext);
       const first = await callController(ctx, 'validateVolumeCapabilities', request);
-      ctx.require(first.ok, { ids: ['CSI-CTRL-044', 'CSI-CTRL-045'], what: 'ValidateVolumeCapabilities succeeds', expected: 'OK', got: statusOf(first) });
+      ctx.require(first.ok, { ids: ['CSI-CTRL-044', 'CSI-CTRL-045'], what: 'ValidateVolumeCapabilities succeeds', expected: 'OK', got: describeOutcome(first) });
       ctx.check(first.response.confirmed !== undefined, {
         ids: ['CSI-CTRL-044'],
         what: 'the capability the volume was created with is confirmed',
@@ -83,7 +84,7 @@ export function declareValidateVolumeCapabilitiesCases(suite: Suite<CsiSubject>)
         ids: ['CSI-CTRL-045'],
         what: 'the same question asked again gets the same answer',
         expected: first.response,
-        got: second.ok ? second.response : statusOf(second),
+        got: second.ok ? second.response : describeOutcome(second),
       });
       const unknownMode = await callController(
         ctx,
@@ -94,7 +95,7 @@ export function declareValidateVolumeCapabilitiesCases(suite: Suite<CsiSubject>)
         ids: ['CSI-CTRL-043'],
         what: 'a request including access mode UNKNOWN is not confirmed',
         expected: 'OK without confirmed, or INVALID_ARGUMENT',
-        got: unknownMode.ok ? unknownMode.response : statusOf(unknownMode),
+        got: unknownMode.ok ? unknownMode.response : describeOutcome(unknownMode),
       });
     },
   });

@@ -2,7 +2,8 @@ import type { ListVolumesResponse_Entry } from '../../specs/csi/index.js';
 import type { CaseContext } from '../framework/index.js';
 import { callController } from './csi-calls.js';
 import type { CsiSubject } from './csi-subject.js';
-import { advertises, statusOf, unknownVolumeId } from './controller-expect.js';
+import { advertises, unknownVolumeId } from './controller-expect.js';
+import { describeOutcome } from './expect-status.js';
 import { mountCapability } from './test-volumes.js';
 
 type Ctx = CaseContext<CsiSubject>;
@@ -19,7 +20,7 @@ export async function listAllVolumes(ctx: Ctx, ids: readonly string[], maxEntrie
   let startingToken = '';
   for (let page = 0; page < maxPages; page += 1) {
     const listed = await callController(ctx, 'listVolumes', { maxEntries, startingToken });
-    ctx.require(listed.ok, { ids, what: `ListVolumes page ${page + 1} succeeds`, expected: 'OK', got: statusOf(listed) });
+    ctx.require(listed.ok, { ids, what: `ListVolumes page ${page + 1} succeeds`, expected: 'OK', got: describeOutcome(listed) });
     if (maxEntries > 0) {
       ctx.check(listed.response.entries.length <= maxEntries, {
         ids: ['CSI-CTRL-048'],
@@ -62,6 +63,6 @@ export async function volumeExists(ctx: Ctx, volumeId: string, ids: readonly str
   if (!validated.ok && validated.error.code === 'NOT_FOUND') return false;
   const control = await validate(unknownVolumeId(ctx));
   if (!control.ok && control.error.code === 'NOT_FOUND') return validated.ok;
-  ctx.note(`ValidateVolumeCapabilities cannot tell whether ${volumeId} exists: ${statusOf(validated)}, and ${statusOf(control)} for a volume that never did`);
+  ctx.note(`ValidateVolumeCapabilities cannot tell whether ${volumeId} exists: ${describeOutcome(validated)}, and ${describeOutcome(control)} for a volume that never did`);
   return undefined;
 }
