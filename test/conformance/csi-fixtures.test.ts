@@ -35,10 +35,7 @@ async function certify(t: Tap.Test, fixture: BrokenCsiDriver, focus: readonly st
   const { root, mountDir, stagingDir, endpoint } = csiDriverFolders(t);
   const driver = await startBrokenDriver({ fixture, endpoint, root });
   t.teardown(() => driver.close());
-  const subject = await connectCsiSubject({
-    endpoint: `unix://${driver.socketPath}`,
-    config: loadCsiRunConfig({ mountDir, stagingDir }),
-  });
+  const subject = await connectCsiSubject({ endpoint, config: loadCsiRunConfig({ mountDir, stagingDir }) });
   t.teardown(() => subject.close());
   const suite = createCsiSuite();
   const cases = await runSuite({ suite, subject, environment, filter: compileFilter({ focus }) });
