@@ -38,7 +38,7 @@ export async function syncFile(file: string): Promise<void> {
  * new content, never a torn file: write a temp file, fsync it, rename it over
  * the target, fsync the directory. Idempotent.
  */
-export async function writeFileDurably(file: string, content: string): Promise<void> {
+export async function writeFileDurably(file: string, content: string, sync: (dir: string) => Promise<void> = syncDirectory): Promise<void> {
   const dir = path.dirname(file);
   const temp = tempPathIn(dir);
   try {
@@ -54,11 +54,11 @@ export async function writeFileDurably(file: string, content: string): Promise<v
     await fs.rm(temp, { force: true });
     throw error;
   }
-  await syncDirectory(dir);
+  await sync(dir);
 }
 
 /** Removes `file` durably; a file already gone is success (idempotent). */
-export async function removeFileDurably(file: string): Promise<void> {
+export async function removeFileDurably(file: string, sync: (dir: string) => Promise<void> = syncDirectory): Promise<void> {
   await fs.rm(file, { force: true });
-  await syncDirectory(path.dirname(file));
+  await sync(path.dirname(file));
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { DirectorySync } from './directory-sync.js';
 import { removeFileDurably, tempPrefix, writeFileDurably } from './durable-files.js';
 import { isSnapshotId, isVolumeId } from './volume-ids.js';
 
@@ -115,6 +116,8 @@ export class StateStore {
   readonly #snapshots = new Map<string, SnapshotRecord>();
   readonly #stages = new Map<string, StageRecord>();
   readonly #publishes = new Map<string, PublishRecord>();
+  readonly #directories = new DirectorySync();
+  readonly #sync = (dir: string): Promise<void> => this.#directories.sync(dir);
 
   private constructor(root: string) {
     this.layout = new StateLayout(root);
@@ -142,12 +145,12 @@ export class StateStore {
   }
 
   async putVolume(record: VolumeRecord): Promise<void> {
-    await writeFileDurably(this.layout.volumeRecord(record.id), `${JSON.stringify(record, null, 2)}\n`);
+    await writeFileDurably(this.layout.volumeRecord(record.id), `${JSON.stringify(record, null, 2)}\n`, this.#sync);
     this.#volumes.set(record.id, record);
   }
 
   async removeVolume(id: string): Promise<void> {
-    await removeFileDurably(this.layout.volumeRecord(id));
+    await removeFileDurably(this.layout.volumeRecord(id), this.#sync);
     this.#volumes.delete(id);
   }
 
@@ -161,12 +164,12 @@ export class StateStore {
   }
 
   async putSnapshot(record: SnapshotRecord): Promise<void> {
-    await writeFileDurably(this.layout.snapshotRecord(record.id), `${JSON.stringify(record, null, 2)}\n`);
+    await writeFileDurably(this.layout.snapshotRecord(record.id), `${JSON.stringify(record, null, 2)}\n`, this.#sync);
     this.#snapshots.set(record.id, record);
   }
 
   async removeSnapshot(id: string): Promise<void> {
-    await removeFileDurably(this.layout.snapshotRecord(id));
+    await removeFileDurably(this.layout.snapshotRecord(id), this.#sync);
     this.#snapshots.delete(id);
   }
 
@@ -179,12 +182,17 @@ export class StateStore {
   }
 
   async putStage(record: StageRecord): Promise<void> {
-    await writeFileDurably(this.layout.stageRecord(record.volumeId), `${JSON.stringify(record, null, 2)}\n`);
+    await writeFileDurably(this.layout.stageRecord(record.volumeId), `${JSON.stringify(record, null, 2)}\n`, this.#sync);
     this.#stages.set(record.volumeId, record);
   }
 
+  /**
+   * Not made durable on purpose: a stage record resurrected by a crash names
+   * a mount that is gone, and start-up recovery drops such records (it trusts
+   * the mount table), so the fsync would buy nothing.
+   */
   async removeStage(volumeId: string): Promise<void> {
-    await removeFileDurably(this.layout.stageRecord(volumeId));
+    await fs.rm(this.layout.stageRecord(volumeId), { force: true });
     this.#stages.delete(volumeId);
   }
 
@@ -199,12 +207,13 @@ export class StateStore {
   }
 
   async putPublish(record: PublishRecord): Promise<void> {
-    await writeFileDurably(this.layout.publishRecord(record.targetPath), `${JSON.stringify(record, null, 2)}\n`);
+    await writeFileDurably(this.layout.publishRecord(record.targetPath), `${JSON.stringify(record, null, 2)}\n`, this.#sync);
     this.#publishes.set(record.targetPath, record);
   }
 
+  /** Not made durable on purpose, as {@link removeStage}: recovery drops a record whose mount is gone. */
   async removePublish(targetPath: string): Promise<void> {
-    await removeFileDurably(this.layout.publishRecord(targetPath));
+    await fs.rm(this.layout.publishRecord(targetPath), { force: true });
     this.#publishes.delete(targetPath);
   }
 
