@@ -7,7 +7,9 @@ import type { GrpcStatusName, Topology, Volume } from '../../specs/csi/index.js'
 import type { CaseContext } from '../framework/index.js';
 import { callController, callNode } from './csi-calls.js';
 import type { CsiSubject } from './csi-subject.js';
-import { describeOutcome } from './expect-status.js';
+import { describeOutcome, statusOf } from './expect-status.js';
+
+export { unknownVolumeId } from './expect-status.js';
 import type { CallOutcome } from './record-call.js';
 import { secretsFor } from './test-volumes.js';
 
@@ -27,8 +29,7 @@ export function expectStatus(
   outcome: CallOutcome<unknown>,
   check: { ids?: readonly string[]; what: string; codes: readonly (GrpcStatusName | 'OK')[] },
 ): boolean {
-  const got = outcome.ok ? 'OK' : outcome.error.code;
-  return ctx.check(check.codes.includes(got), {
+  return ctx.check(check.codes.includes(statusOf(outcome) as GrpcStatusName | 'OK'), {
     ...(check.ids === undefined ? {} : { ids: check.ids }),
     what: check.what,
     expected: check.codes.join(' or '),
@@ -39,11 +40,6 @@ export function expectStatus(
 /** Whether the subject advertises a capability (`controller.LIST_VOLUMES`). */
 export function advertises(ctx: Ctx, capability: string): boolean {
   return ctx.subject.capabilities.has(capability);
-}
-
-/** A volume ID the plugin never issued, shaped like a name so any ID parser accepts it. */
-export function unknownVolumeId(ctx: Ctx): string {
-  return ctx.uniqueName('kubeplug-no-such-volume');
 }
 
 /** The node ID NodeGetInfo reports, which the CO publishes to. A failure stops the case. */

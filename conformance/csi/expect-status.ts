@@ -25,13 +25,8 @@ export function expectStatus(
   wanted: 'OK' | GrpcStatusName | readonly ('OK' | GrpcStatusName)[],
   check: { ids: readonly string[]; what: string },
 ): boolean {
-  const accepted: readonly string[] = typeof wanted === 'string' ? [wanted] : wanted;
-  return ctx.check(accepted.includes(statusOf(outcome)), {
-    ids: check.ids,
-    what: check.what,
-    expected: accepted.join(' | '),
-    got: describeOutcome(outcome),
-  });
+  const { passed, input } = statusCheck(outcome, wanted, check);
+  return ctx.check(passed, input);
 }
 
 /** Like {@link expectStatus}, but stops the case when the status is not the wanted one. */
@@ -41,13 +36,21 @@ export function requireStatus(
   wanted: 'OK' | GrpcStatusName | readonly ('OK' | GrpcStatusName)[],
   check: { ids: readonly string[]; what: string },
 ): void {
+  const { passed, input } = statusCheck(outcome, wanted, check);
+  ctx.require(passed, input);
+}
+
+/** The check both of the above record: whether the status is one of the wanted ones, with its evidence. */
+function statusCheck(
+  outcome: CallOutcome<unknown>,
+  wanted: 'OK' | GrpcStatusName | readonly ('OK' | GrpcStatusName)[],
+  check: { ids: readonly string[]; what: string },
+): { passed: boolean; input: { ids: readonly string[]; what: string; expected: string; got: string } } {
   const accepted: readonly string[] = typeof wanted === 'string' ? [wanted] : wanted;
-  ctx.require(accepted.includes(statusOf(outcome)), {
-    ids: check.ids,
-    what: check.what,
-    expected: accepted.join(' | '),
-    got: describeOutcome(outcome),
-  });
+  return {
+    passed: accepted.includes(statusOf(outcome)),
+    input: { ids: check.ids, what: check.what, expected: accepted.join(' | '), got: describeOutcome(outcome) },
+  };
 }
 
 /** A volume ID that no plugin hands out: unique per case, shaped like an ordinary ID. */
