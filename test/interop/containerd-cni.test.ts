@@ -164,7 +164,7 @@ t.test("the sandbox lives in the pod network namespace containerd gave CNI, moun
   const node = requireNode();
   const { pid, netnsPath } = requireSandbox();
   t.ok(netnsPath.startsWith(`${node.dir}/`), `${netnsPath} is under the node's folder, not the machine's /var/run/netns`);
-  t.equal(fs.statSync(`/proc/${pid}/ns/net`).ino, fs.statSync(node.pathSeenByContainerd(netnsPath)).ino, 'the pause process is in that namespace');
+  t.equal(fs.statSync(`/proc/${pid}/ns/net`).ino, fs.statSync(node.pathSeenByRuntime(netnsPath)).ino, 'the pause process is in that namespace');
 });
 
 t.test("kubeplug-host-local reserves the address in dataDir for the sandbox's eth0", { skip: skip ?? false }, async (t) => {
@@ -195,7 +195,7 @@ t.test("StopPodSandbox runs CNI DEL: the reservation is released and the veth an
   await callUnary(node.runtime, node.runtime.stopPodSandbox, { podSandboxId: id }, inSeconds(60));
   t.same(reservedAddresses(), [], 'no reservation is left in dataDir');
   t.same(await bridgePorts(), [], 'no veth is left on the bridge');
-  t.notOk(fs.existsSync(node.pathSeenByContainerd(netnsPath)), 'containerd removed the pod network namespace');
+  t.notOk(fs.existsSync(node.pathSeenByRuntime(netnsPath)), 'containerd removed the pod network namespace');
   const status = await callUnary(node.runtime, node.runtime.podSandboxStatus, { podSandboxId: id, verbose: false }, inSeconds(10));
   t.equal(status.status?.state, PodSandboxState.SANDBOX_NOTREADY, 'the sandbox is not ready');
 });
