@@ -77,6 +77,24 @@ if (compiler !== undefined && process.env.KUBEPLUG_MOUNT_SERVER !== 'off' && fs.
     fs.rmSync(mountServer, { force: true });
   }
 }
+// The process runtime's shim and pause binaries sit next to the modules that name them. Both are static
+// when the C library allows it: the pause binary runs inside an otherwise empty rootfs.
+for (const [source, output] of [
+  ['reference-plugins/process-runtime/oci/shim/kubeplug-shim.c', 'reference-plugins/process-runtime/oci/shim/kubeplug-shim'],
+  ['reference-plugins/process-runtime/oci/pause/kubeplug-pause.c', 'reference-plugins/process-runtime/oci/pause/kubeplug-pause'],
+]) {
+  const binary = path.join(dist, output);
+  fs.rmSync(binary, { force: true });
+  if (compiler === undefined || !fs.existsSync(path.join(root, source))) continue;
+  fs.mkdirSync(path.dirname(binary), { recursive: true });
+  const flags = ['-O2', '-Wall', '-Wextra', '-Werror', '-o', binary, path.join(root, source)];
+  let run = spawnSync(compiler, ['-static', ...flags], { encoding: 'utf8' });
+  if (run.status !== 0) run = spawnSync(compiler, flags, { encoding: 'utf8' });
+  if (run.status !== 0) {
+    process.stderr.write(`postbuild: cannot compile ${source}; the process runtime cannot run containers:\n${run.stderr ?? run.error}\n`);
+    fs.rmSync(binary, { force: true });
+  }
+}
 for (const entry of ['runner/cli.js', 'conformance/fixtures/csi-identity/serve-fixture.js', 'reference-plugins/host-local-bridge/node-agent/kubeplug-cni-agent.js']) {
   const file = path.join(dist, entry);
   if (fs.existsSync(file)) fs.chmodSync(file, 0o755);

@@ -1,0 +1,28 @@
+/**
+ * The OCI layer of the process runtime: runc or crun driven through their
+ * CLI with kubeplug-shim supervising each container, runtime-spec bundles,
+ * overlay rootfs mounts and cgroup stats.
+ */
+export { pauseBinary, shimBinary } from './binaries.js';
+export { allCapabilities, containerCapabilities, defaultCapabilities } from './capabilities.js';
+export { readCgroupStats, removeCgroup } from './cgroups.js';
+export type { CgroupStats } from './cgroups.js';
+export { ContainerUserError, readFileInRootfs, resolveContainerUser } from './container-user.js';
+export type { ContainerUserInput } from './container-user.js';
+export { parseExitRecord, readExitRecord } from './exit-record.js';
+export type { ExitRecord } from './exit-record.js';
+export { OciRuntime } from './oci-runtime.js';
+export type { OciCreateOptions, OciExecResult, OciRuntimeOptions, OciState, OciStatus } from './oci-runtime.js';
+export { OciRuntimeError } from './oci-runtime-error.js';
+export { ociVersion } from './oci-spec.js';
+export type { OciCapabilities, OciLinux, OciLinuxResources, OciMount, OciNamespace, OciProcess, OciSpec, OciUser } from './oci-spec.js';
+export { preparePauseRootfs } from './pause-rootfs.js';
+export { isMountPoint, mountOverlay, RootfsError, unmountIfMounted } from './rootfs.js';
+export {
+  buildContainerSpec, buildSandboxSpec, containerArgs, containerEnv, defaultMaskedPaths, defaultReadonlyPaths, ociResourcesFrom,
+} from './runtime-spec.js';
+export type {
+  ContainerMountInput, ContainerResourcesInput, ContainerSpecInput, ImageProcessConfig, NamespaceMode, PodNamespaces, SandboxSpecInput,
+} from './runtime-spec.js';
+export { readShimPid, reopenShimLog, signalShim, startShim } from './shim-process.js';
+export type { ShimStartOptions } from './shim-process.js';

@@ -1,0 +1,93 @@
+import fs from 'node:fs';
+import t from 'tap';
+import { OciRuntimeError } from '../../../../reference-plugins/process-runtime/oci/oci-runtime-error.js';
+import { newTestRuntime, readCriLog, runTestContainer, skipReason, startTestSandbox, waitForExit } from './oci-fixture.js';
+
+const skip = skipReason;
+
+t.test('a created container waits in state "created" and runs when started, writing its output to the CRI log', { skip }, async (t) => {
+  const env = newTestRuntime(t);
+  const sandbox = await startTestSandbox(t, env);
+  t.equal((await env.runtime.state(sandbox.id))?.status, 'running', 'the pause sandbox runs');
+  const container = await runTestContainer(t, env, sandbox, { command: ['sh', '-c', 'echo hello; echo oops >&2'], start: false });
+  const created = await env.runtime.state(container.id);
+  t.equal(created?.status, 'created', 'state is "created" when create resolves');
+  t.equal(created?.pid, container.pid, 'create resolves with the init pid the runtime reports');
+  t.notOk(fs.existsSync(container.exitFile), 'no exit record before the container ran');
+  await env.runtime.start(container.id);
+  const exit = await waitForExit(container);
+  t.equal(exit.exitCode, 0, 'exit code 0');
+  t.equal(exit.signal, undefined, 'no signal');
+  t.ok(exit.finishedAtNs > BigInt(Date.now() - 60_000) * 1_000_000n, 'finishedAtNs is a recent epoch time in ns');
+  const records = readCriLog(container.logPath);
+  t.same(
+    records.map(({ stream, tag, text }) => [stream, tag, text]).sort(),
+    [['stderr', 'F', 'oops'], ['stdout', 'F', 'hello']],
+    'one full line per stream',
+  );
+  for (const record of records) t.match(record.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/, 'the timestamp is RFC 3339 with nanoseconds');
+  t.equal((await env.runtime.state(container.id))?.status, 'stopped', 'the runtime reports it stopped');
+  t.notOk(fs.existsSync(container.shimPidFile), 'the shim removed its pid file when it exited');
+});
+
+t.test('the exit record carries a non-zero exit code', { skip }, async (t) => {
+  const env = newTestRuntime(t);
+  const sandbox = await startTestSandbox(t, env);
+  const container = await runTestContainer(t, env, sandbox, { command: ['sh', '-c', 'exit 7'] });
+  t.equal((await waitForExit(container)).exitCode, 7);
+});
+
+t.test('a container killed with SIGKILL exits 137 with signal 9; kill of a stopped or unknown container succeeds', { skip }, async (t) => {
+  const env = newTestRuntime(t);
+  const sandbox = await startTestSandbox(t, env);
+  const container = await runTestContainer(t, env, sandbox, { command: ['sleep', '1000'] });
+  t.equal((await env.runtime.state(container.id))?.status, 'running');
+  await env.runtime.kill(container.id, 'SIGKILL');
+  const exit = await waitForExit(container);
+  t.equal(exit.exitCode, 137, '128 + 9');
+  t.equal(exit.signal, 9);
+  await env.runtime.kill(container.id, 'SIGKILL');
+  t.pass('kill of a stopped container is no error');
+  await env.runtime.kill('no-such-container', 'SIGTERM');
+  t.pass('kill of an unknown container is no error');
+});
+
+t.test('SIGTERM stops a shell that traps it, with the code the trap chose', { skip }, async (t) => {
+  const env = newTestRuntime(t);
+  const sandbox = await startTestSandbox(t, env);
+  const container = await runTestContainer(t, env, sandbox, { command: ['sh', '-c', 'trap "exit 42" TERM; echo ready; while true; do sleep 0.05; done'] });
+  const deadline = Date.now() + 5000;
+  while (readCriLog(container.logPath).length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  await env.runtime.kill(container.id, 'TERM');
+  t.equal((await waitForExit(container)).exitCode, 42);
+});
+
+t.test('delete removes a stopped container, is idempotent, and --force removes a running one', { skip }, async (t) => {
+  const env = newTestRuntime(t);
+  const sandbox = await startTestSandbox(t, env);
+  const done = await runTestContainer(t, env, sandbox, { command: ['true'] });
+  await waitForExit(done);
+  await env.runtime.delete(done.id);
+  t.equal(await env.runtime.state(done.id), undefined, 'gone after delete');
+  await env.runtime.delete(done.id);
+  t.pass('a second delete is no error');
+  const running = await runTestContainer(t, env, sandbox, { command: ['sleep', '1000'] });
+  await t.rejects(env.runtime.delete(running.id), OciRuntimeError, 'delete without force refuses a running container');
+  await env.runtime.delete(running.id, true);
+  t.equal(await env.runtime.state(running.id), undefined, 'gone after delete --force');
+  t.equal((await waitForExit(running)).exitCode, 137, 'the forced delete killed it');
+  const ids = (await env.runtime.list()).map((entry) => entry.id);
+  t.same(ids, [sandbox.id], 'list shows only the sandbox');
+});
+
+t.test('a create that the runtime refuses rejects with its message and leaves no shim', { skip }, async (t) => {
+  const env = newTestRuntime(t);
+  const sandbox = await startTestSandbox(t, env);
+  const error = await runTestContainer(t, env, sandbox, { command: ['/no/such/binary'] }).then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  // runc checks the executable at create time; crun may only fail at start.
+  t.type(error, OciRuntimeError, 'create rejects with OciRuntimeError');
+  t.match((error as OciRuntimeError).message, /no such file|not found/i, 'the message is the runtime\'s');
+});
