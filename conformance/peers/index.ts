@@ -9,3 +9,4 @@ export { startProcessRuntimeNode, processRuntimeNodeUnavailable, type ProcessRun
 export { bridgeNetworkConfig, kubeplugCniPlugins, upstreamCniPlugins, type BridgeNetwork } from './cni-setup.js';
 export { startLoopbackRelay, type LoopbackRelay } from './loopback-relay.js';
 export { findLoopbackPlugin } from './isolated-node.js';
+export { pushPauseImage, pauseImageName, sleepUntilTermCommand } from './pause-image.js';

@@ -1,20 +1,31 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import fs from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stopChild } from './child-exit.js';
 import { pipeConnections, splitHostPort } from './relay-pipe.js';
 
-/** The compiled relay script; tests run from sources, so it is looked up in dist beside the package's other builds. */
-function relayScript(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const beside = path.join(here, 'loopback-relay-main.js');
-  if (fs.existsSync(beside)) return beside;
-  // Running from TypeScript sources (tap): conformance/peers → dist/conformance/peers.
-  return path.join(here, '..', '..', 'dist', 'conformance', 'peers', 'loopback-relay-main.js');
-}
+/**
+ * The half that runs inside the namespace, as a `node -e` program so it runs
+ * the same from dist and from the TypeScript sources tests import: accepts
+ * on HOST:PORT and carries each connection to SOCKET; prints "ready".
+ * Arguments: HOST PORT SOCKET.
+ */
+const innerRelayProgram = `
+const net = require('node:net');
+const [host, port, socketPath] = process.argv.slice(1);
+const server = net.createServer((inbound) => {
+  const outbound = net.connect(socketPath);
+  inbound.pipe(outbound);
+  outbound.pipe(inbound);
+  for (const [a, b] of [[inbound, outbound], [outbound, inbound]]) {
+    a.on('error', () => b.destroy());
+    a.on('close', () => b.destroy());
+  }
+});
+server.on('error', (error) => { process.stderr.write(error.message + '\\n'); process.exit(1); });
+server.listen(Number(port), host, () => process.stdout.write('ready\\n'));
+process.on('SIGTERM', () => process.exit(0));
+`;
 
 /** A running relay; `stop` closes both halves. */
 export interface LoopbackRelay {
@@ -44,7 +55,7 @@ export async function startLoopbackRelay(options: { address: string; netnsPath: 
   };
   // Unref'd so a relay never keeps its caller's process alive by itself.
   outer.unref();
-  const inner = spawn('nsenter', [`--net=${options.netnsPath}`, '--', process.execPath, relayScript(), options.address, options.socketPath], {
+  const inner = spawn('nsenter', [`--net=${options.netnsPath}`, '--', process.execPath, '-e', innerRelayProgram, host, String(port), options.socketPath], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   inner.on('error', () => undefined); // reported below through the missing "ready"
