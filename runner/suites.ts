@@ -18,7 +18,10 @@ export async function declaredCasesOf(iface: InterfaceName): Promise<DeclaredCas
       const { createCniSuite } = await import('../conformance/cni/index.js');
       return createCniSuite().cases;
     }
-    case 'cri':
+    case 'cri': {
+      const { createCriSuite } = await import('../conformance/cri/index.js');
+      return createCriSuite().cases;
+    }
     case 'kubelet':
       return [];
   }

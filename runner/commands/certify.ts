@@ -13,7 +13,6 @@ export interface CommandIo {
 
 /** Which issue brings each suite not built yet. */
 const notBuiltYet = {
-  cri: 'the CRI suite and process runtime arrive with issue 5',
   kubelet: 'the kubelet suite and reference kubelet arrive with issue 6',
   all: 'certify all needs every suite and reference plugin (issue 7); today only `certify csi` runs',
 } as const;
@@ -139,7 +138,7 @@ export function certifyCommand(io: CommandIo) {
             }
           },
         })
-        .command(notBuilt('cri', 'Certify a CRI runtime (not built yet)', io))
+        .command(certifyCriCommand(io))
         .command({
           command: 'cni',
           describe: 'Certify CNI plugin executables with a network configuration (needs root: real namespaces)',
@@ -206,6 +205,91 @@ function notBuilt(name: keyof typeof notBuiltYet, describe: string, io: CommandI
     handler: () => {
       io.progress.write(`kubeplug certify ${name}: not built yet: ${notBuiltYet[name]}. Nothing was certified.\n`);
       io.setExitCode(2);
+    },
+  };
+}
+
+/** `kubeplug certify cri`: flag names as critest's (`--runtime-endpoint`, `--image-endpoint`, `--registry`). */
+function certifyCriCommand(io: CommandIo) {
+  return {
+    command: 'cri',
+    describe: 'Certify a CRI runtime listening on a unix socket (cases that mount host folders need root)',
+    builder: (sub: Argv) =>
+      commonOptions(sub)
+        .option('runtime-endpoint', { type: 'string', demandOption: true, describe: 'CRI RuntimeService endpoint, unix:///path.sock' })
+        .option('image-endpoint', { type: 'string', describe: 'CRI ImageService endpoint when it listens apart (default: --runtime-endpoint)' })
+        .option('registry', {
+          type: 'string',
+          describe: 'HOST:PORT of a registry the runtime pulls from over plain HTTP; the suite pushes its test images there (default: it starts Debian\'s docker-registry on 127.0.0.1)',
+        })
+        .option('cgroup-parent', { type: 'string', describe: 'cgroup_parent of the sandboxes the suite runs (default: a cgroupfs path of its own, removed at the end)' })
+        .option('connect-timeout', { type: 'number', default: 5, describe: 'Seconds to wait for the endpoints to accept a connection' })
+        .option('call-timeout', { type: 'number', default: 30, describe: 'Deadline of one gRPC call, in seconds' })
+        .option('restart-command', {
+          type: 'string',
+          describe: 'Shell command that restarts the runtime on the same endpoints; cases that restart the runtime need it',
+        }),
+    handler: async (argv: {
+      focus: string[];
+      skip: string[];
+      report: string[];
+      'known-deviations'?: string | undefined;
+      strict: boolean;
+      'case-timeout': number;
+      'runtime-endpoint': string;
+      'image-endpoint'?: string | undefined;
+      registry?: string | undefined;
+      'cgroup-parent'?: string | undefined;
+      'connect-timeout': number;
+      'call-timeout': number;
+      'restart-command'?: string | undefined;
+    }) => {
+      // Loaded here so `kubeplug --help` and `list` do not pay for gRPC.
+      const [{ certifyInterface }, { createCriSuite, connectCriSubject, loadCriRunSettings, CriRunConfigError }, { criApiVersion, EndpointError, EndpointUnreachableError }] =
+        await Promise.all([import('../certify-interface.js'), import('../../conformance/cri/index.js'), import('../../specs/cri/index.js')]);
+      const runtimeEndpoint = argv['runtime-endpoint'];
+      const imageEndpoint = argv['image-endpoint'];
+      if (!Number.isFinite(argv['call-timeout']) || argv['call-timeout'] <= 0) {
+        throw new UsageError(`--call-timeout must be a positive number of seconds, got ${argv['call-timeout']}`);
+      }
+      let settings;
+      try {
+        settings = loadCriRunSettings({
+          ...(argv.registry === undefined ? {} : { registry: argv.registry }),
+          ...(argv['cgroup-parent'] === undefined ? {} : { cgroupParent: argv['cgroup-parent'] }),
+          ...(argv['restart-command'] === undefined ? {} : { restartCommand: argv['restart-command'] }),
+        });
+      } catch (error) {
+        if (error instanceof CriRunConfigError) throw new UsageError(error.message);
+        throw error;
+      }
+      const { exitCode } = await certifyInterface({
+        iface: 'cri',
+        specVersion: criApiVersion,
+        suite: createCriSuite(),
+        connect: async () => {
+          try {
+            return await connectCriSubject({
+              runtimeEndpoint,
+              ...(imageEndpoint === undefined ? {} : { imageEndpoint }),
+              connectTimeoutMs: argv['connect-timeout'] * 1000,
+              callTimeoutMs: argv['call-timeout'] * 1000,
+              settings,
+            });
+          } catch (error) {
+            if (error instanceof EndpointUnreachableError || error instanceof EndpointError) {
+              const flag = error instanceof EndpointUnreachableError && error.endpoint === imageEndpoint && imageEndpoint !== runtimeEndpoint ? '--image-endpoint' : '--runtime-endpoint';
+              throw new UsageError(`${flag}: ${error.message}`);
+            }
+            if (error instanceof CriRunConfigError) throw new UsageError(error.message);
+            throw error;
+          }
+        },
+        flags: commonFlags(argv),
+        progress: io.progress,
+        out: io.out,
+      });
+      io.setExitCode(exitCode);
     },
   };
 }
