@@ -19,7 +19,7 @@ export type { OciCapabilities, OciLinux, OciLinuxResources, OciMount, OciNamespa
 export { preparePauseRootfs } from './pause-rootfs.js';
 export { isMountPoint, mountOverlay, RootfsError, unmountIfMounted } from './rootfs.js';
 export {
-  buildContainerSpec, buildSandboxSpec, containerArgs, containerEnv, defaultMaskedPaths, defaultReadonlyPaths, ociResourcesFrom,
+  buildContainerSpec, buildExecProcess, buildSandboxSpec, containerArgs, containerEnv, defaultMaskedPaths, defaultReadonlyPaths, ociResourcesFrom,
 } from './runtime-spec.js';
 export type {
   ContainerMountInput, ContainerResourcesInput, ContainerSpecInput, ImageProcessConfig, NamespaceMode, PodNamespaces, SandboxSpecInput,

@@ -8,7 +8,7 @@
  */
 import { containerCapabilities } from './capabilities.js';
 import { resolveContainerUser, type ContainerUserInput } from './container-user.js';
-import { ociVersion, type OciLinuxResources, type OciMount, type OciNamespace, type OciSpec } from './oci-spec.js';
+import { ociVersion, type OciLinuxResources, type OciMount, type OciNamespace, type OciProcess, type OciSpec } from './oci-spec.js';
 
 /** How CRI shares a namespace: with the pod, per container, with the node, or with a target container. */
 export type NamespaceMode = 'pod' | 'container' | 'node' | 'target';
@@ -321,4 +321,14 @@ export function buildContainerSpec(input: ContainerSpecInput): OciSpec {
   if (input.sysctls !== undefined && Object.keys(input.sysctls).length > 0) spec.linux.sysctl = { ...input.sysctls };
   if (input.annotations !== undefined) spec.annotations = { ...input.annotations };
   return spec;
+}
+
+/**
+ * The process of an exec in a container: the container's own user, env,
+ * working dir, capabilities and no_new_privs, running `args` without a
+ * terminal (ExecSync), as containerd derives exec processes from the spec.
+ */
+export function buildExecProcess(containerProcess: OciProcess, args: readonly string[]): OciProcess {
+  const { oomScoreAdj: _oomScoreAdj, ...inherited } = containerProcess;
+  return { ...inherited, terminal: false, args: [...args] };
 }

@@ -159,13 +159,13 @@ export async function startTestSandbox(t: Test, env: TestRuntime, namespaces: Po
 /** What a test container differs in; the rest comes from the fixture. */
 export type TestContainerInput = Partial<Omit<ContainerSpecInput, 'sandbox' | 'rootfs' | 'cgroupsPath'>> & { start?: boolean };
 
-/** A container of the sandbox in an overlay over the busybox rootfs; started unless `start` is false. */
-export async function runTestContainer(t: Test, env: TestRuntime, sandbox: TestContainer, input: TestContainerInput = {}): Promise<TestContainer> {
+/** A container's bundle (config.json and an overlay rootfs over busybox), ready for create; released in teardown. */
+export async function prepareTestContainer(t: Test, env: TestRuntime, sandbox: TestContainer, input: TestContainerInput = {}): Promise<Omit<TestContainer, 'pid'>> {
   const files = containerFiles(env, 'containers');
   const rootfs = path.join(files.bundle, 'rootfs');
   releaseOnTeardown(t, env, files, rootfs);
   await mountOverlay({ lowerDirs: [env.busybox], upperDir: path.join(files.dir, 'upper'), workDir: path.join(files.dir, 'work'), target: rootfs });
-  const { start = true, ...specInput } = input;
+  const { start: _start, ...specInput } = input;
   const spec = buildContainerSpec({
     image: { env: ['PATH=/bin'], entrypoint: [], cmd: ['sh'], workingDir: '', user: '' },
     ...specInput,
@@ -174,9 +174,24 @@ export async function runTestContainer(t: Test, env: TestRuntime, sandbox: TestC
     cgroupsPath: files.cgroupsPath,
   });
   fs.writeFileSync(path.join(files.bundle, 'config.json'), JSON.stringify(spec));
+  return files;
+}
+
+/** A container of the sandbox in an overlay over the busybox rootfs; started unless `start` is false. */
+export async function runTestContainer(t: Test, env: TestRuntime, sandbox: TestContainer, input: TestContainerInput = {}): Promise<TestContainer> {
+  const files = await prepareTestContainer(t, env, sandbox, input);
   const { pid } = await env.runtime.create({ id: files.id, bundle: files.bundle, exitFile: files.exitFile, shimPidFile: files.shimPidFile, logPath: files.logPath });
-  if (start) await env.runtime.start(files.id);
+  if (input.start !== false) await env.runtime.start(files.id);
   return { ...files, pid };
+}
+
+/** Polls until `check` holds; throws after `timeoutMs`. */
+export async function waitUntil(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await sleep(10);
+  }
 }
 
 /** Waits for the shim's exit record. */
