@@ -42,3 +42,5 @@ export { debianDockerRegistry, registryUnavailable, startLoopbackRegistry } from
 export type { LoopbackRegistry, LoopbackRegistryOptions } from './loopback-registry.js';
 export { buildTestImageSet, layersImageExpectations, provisionTestImages, testImageNames } from './provision-test-images.js';
 export type { ProvisionedTestImage, TestImageBuild, TestImageKey, TestImageSet } from './provision-test-images.js';
+export { buildHostileImage, hostileLayerKinds, hostileLayers } from './hostile-layers.js';
+export type { HostileLayer, HostileLayerKind } from './hostile-layers.js';
