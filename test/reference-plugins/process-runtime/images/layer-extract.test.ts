@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { gzipTar, opaqueWhiteout, whiteout, writeTar, type TarEntry } from '../../../../conformance/cri/test-images/index.js';
 import { LayerExtractError } from '../../../../reference-plugins/process-runtime/images/image-errors.js';
 import { extractLayer, layerRelativePath } from '../../../../reference-plugins/process-runtime/images/layer-extract.js';
@@ -16,7 +16,7 @@ async function* once(bytes: Buffer): AsyncGenerator<Buffer> {
 }
 
 /** Extracts tar layers bottom-up into sibling folders, as the layer store does; returns their folders. */
-async function extractStack(t: Parameters<Parameters<typeof t.test>[1]>[0], layers: readonly TarEntry[][]): Promise<{ dirs: string[]; base: string; notes: string[] }> {
+async function extractStack(t: Test, layers: readonly TarEntry[][]): Promise<{ dirs: string[]; base: string; notes: string[] }> {
   const base = tempDir(t, 'layers');
   const dirs: string[] = [];
   const notes: string[] = [];
@@ -31,7 +31,7 @@ async function extractStack(t: Parameters<Parameters<typeof t.test>[1]>[0], laye
 }
 
 /** Mounts the layers read-only with overlayfs (topmost first), unmounted at teardown. */
-function mountLayers(t: Parameters<Parameters<typeof t.test>[1]>[0], base: string, dirs: readonly string[]): string {
+function mountLayers(t: Test, base: string, dirs: readonly string[]): string {
   const merged = path.join(base, 'merged');
   fs.mkdirSync(merged);
   execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${[...dirs].reverse().join(':')}`, merged]);

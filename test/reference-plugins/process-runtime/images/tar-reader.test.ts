@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { TarFormatError } from '../../../../reference-plugins/process-runtime/images/image-errors.js';
 import { TarReader, type TarEntry } from '../../../../reference-plugins/process-runtime/images/tar-reader.js';
 import { tempDir } from './image-fixture.js';
@@ -22,7 +22,7 @@ async function readAll(bytes: Buffer, chunkSize?: number): Promise<{ entry: TarE
 }
 
 /** A tree with long names and links, archived by GNU tar in each format. */
-function archiveWithGnuTar(t: Parameters<Parameters<typeof t.test>[1]>[0], format: 'gnu' | 'pax' | 'ustar'): Buffer {
+function archiveWithGnuTar(t: Test, format: 'gnu' | 'pax' | 'ustar'): Buffer {
   const dir = tempDir(t, 'tar');
   const longDir = format === 'ustar' ? 'd'.repeat(90) : 'd'.repeat(120);
   const longName = format === 'ustar' ? 'f'.repeat(90) : 'f'.repeat(150);
