@@ -25,7 +25,64 @@ function wholeNumber(value: unknown, flag: string, minimum: number): number | un
   return number;
 }
 
-/** `kubeplug serve csi`: runs a reference plugin until SIGTERM or SIGINT. */
+/** A repeatable string flag as a list (yargs gives one value as a string). */
+function stringList(value: unknown): string[] {
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value : [value]).map(String);
+}
+
+/** `--registry-mirror HOST=URL`, repeatable, as a host → URL table. */
+function registryMirrors(values: readonly string[]): Record<string, string> {
+  const mirrors: Record<string, string> = {};
+  for (const value of values) {
+    const at = value.indexOf('=');
+    const host = value.slice(0, at);
+    const url = value.slice(at + 1);
+    if (at <= 0 || !/^https?:\/\/[^/]+/.test(url)) throw new UsageError(`--registry-mirror must be HOST=http(s)://host[:port], not ${JSON.stringify(value)}`);
+    mirrors[host] = url;
+  }
+  return mirrors;
+}
+
+/** Runs `kubeplug serve cri` until SIGTERM or SIGINT. */
+async function serveCri(
+  io: CommandIo,
+  argv: { endpoint: string; root: string; 'cni-conf-dir': string; 'cni-path': unknown; 'oci-runtime': string; 'registry-mirror'?: unknown; 'insecure-registry'?: unknown },
+): Promise<void> {
+  const cniPath = stringList(argv['cni-path']).flatMap((entry) => entry.split(':')).filter((dir) => dir !== '');
+  if (cniPath.length === 0) throw new UsageError('--cni-path needs at least one folder');
+  const mirrors = registryMirrors(stringList(argv['registry-mirror']));
+  const insecure = stringList(argv['insecure-registry']);
+  const [{ startProcessRuntime, ProcessRuntimeOptionsError }, { EndpointError, SocketInUseError }] = await Promise.all([
+    import('../../reference-plugins/process-runtime/index.js'),
+    import('../../specs/cri/index.js'),
+  ]);
+  const flags: Record<string, string> = { root: '--root', cniConfDir: '--cni-conf-dir', cniPath: '--cni-path', ociRuntime: '--oci-runtime', registryMirrors: '--registry-mirror', insecureRegistries: '--insecure-registry' };
+  let runtime;
+  try {
+    runtime = await startProcessRuntime({
+      endpoint: argv.endpoint,
+      root: argv.root,
+      cniConfDir: argv['cni-conf-dir'],
+      cniPath,
+      ociRuntime: argv['oci-runtime'],
+      registryMirrors: mirrors,
+      insecureRegistries: insecure,
+      log: (line) => io.progress.write(`${line}\n`),
+    });
+  } catch (error) {
+    if (error instanceof ProcessRuntimeOptionsError) throw new UsageError(`${flags[error.option] ?? error.option}: ${error.message}`);
+    if (error instanceof EndpointError || error instanceof SocketInUseError) throw new UsageError(`--endpoint: ${error.message}`);
+    throw error;
+  }
+  const stopped = untilStopSignal();
+  io.out.write(`ready ${runtime.socketPath}\n`);
+  const signal = await stopped;
+  io.progress.write(`kubeplug serve cri: ${signal}, stopping (sandboxes and containers keep running)\n`);
+  await runtime.close();
+}
+
+/** `kubeplug serve csi|cri`: runs a reference plugin until SIGTERM or SIGINT. */
 export function serveCommand(io: CommandIo) {
   return {
     command: 'serve',
@@ -75,7 +132,22 @@ export function serveCommand(io: CommandIo) {
             await driver.close();
           },
         })
-        .demandCommand(1, 'name what to serve: csi'),
+        .command({
+          command: 'cri',
+          describe: 'Serve the process runtime (CRI RuntimeService and ImageService) on a unix socket',
+          builder: (sub: Argv) =>
+            sub
+              .option('endpoint', { type: 'string', demandOption: true, describe: 'Where to listen, unix:///path.sock' })
+              .option('root', { type: 'string', demandOption: true, describe: 'Folder for images, sandboxes, containers and the runtime state' })
+              .option('cni-conf-dir', { type: 'string', demandOption: true, describe: 'CNI network configuration folder (the first .conf/.conflist by name is used)' })
+              .option('cni-path', { type: 'string', array: true, demandOption: true, describe: 'Folder(s) of CNI plugins; repeatable or colon-separated' })
+              .option('oci-runtime', { type: 'string', default: 'runc', describe: 'OCI runtime: runc, crun or a path' })
+              .option('registry-mirror', { type: 'string', array: true, describe: 'HOST=URL: pull images of HOST from URL first; repeatable' })
+              .option('insecure-registry', { type: 'string', array: true, describe: 'HOST: pull from HOST over plain http; repeatable' }),
+          handler: (argv: { endpoint: string; root: string; 'cni-conf-dir': string; 'cni-path': unknown; 'oci-runtime': string; 'registry-mirror'?: unknown; 'insecure-registry'?: unknown }) =>
+            serveCri(io, argv),
+        })
+        .demandCommand(1, 'name what to serve: csi or cri'),
     handler: () => {},
   };
 }
