@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 
 /** A mount or unmount of a container's rootfs that failed. */
@@ -44,11 +45,13 @@ function commonParent(paths: readonly string[]): string {
 /**
  * Mounts an overlay at `target`: `lowerDirs` lowest first (as the image
  * store lists layers), `upperDir` and `workDir` writable. overlayfs wants the
- * top-most lower first, so the list is reversed. When the option string
- * would not fit one page (an image with many layers under a long root), the
- * paths are given relative to their common parent and mount(8) runs there,
- * since the kernel resolves them against the mounting process's cwd.
- * A single layer is fine: overlay needs one lower at least.
+ * top-most lower first, so the list is reversed. The option string must fit
+ * one page: when the absolute paths do not (many layers under a long root),
+ * the layers are named relative to their common parent and mount(8) runs
+ * there (the kernel resolves them against the caller's cwd); when even that
+ * is too long, through a temporary folder of one-character symlinks, as
+ * Docker's overlay2 driver does with its short links. A single layer is
+ * fine: overlay needs one lower at least.
  */
 export async function mountOverlay(o: { lowerDirs: readonly string[]; upperDir: string; workDir: string; target: string }): Promise<void> {
   if (o.lowerDirs.length === 0) throw new RootfsError('an overlay needs at least one lower folder');
@@ -56,18 +59,36 @@ export async function mountOverlay(o: { lowerDirs: readonly string[]; upperDir: 
     if (dir.includes(',') || dir.includes(':')) throw new RootfsError(`${dir}: overlay paths may hold neither "," nor ":"`);
   }
   await Promise.all([fs.mkdir(o.upperDir, { recursive: true }), fs.mkdir(o.workDir, { recursive: true }), fs.mkdir(o.target, { recursive: true })]);
-  const lowers = [...o.lowerDirs].reverse();
-  const options = (lower: readonly string[], upper: string, work: string): string => `lowerdir=${lower.join(':')},upperdir=${upper},workdir=${work}`;
-  const absolute = options(lowers, o.upperDir, o.workDir);
-  if (absolute.length <= maxMountData) {
-    await run(['mount', '-t', 'overlay', 'overlay', '-o', absolute, o.target]);
+  const lowers = [...o.lowerDirs].reverse().map((dir) => path.resolve(dir));
+  const upper = path.resolve(o.upperDir);
+  const work = path.resolve(o.workDir);
+  const target = path.resolve(o.target);
+  const options = (lower: readonly string[]): string => `lowerdir=${lower.join(':')},upperdir=${upper},workdir=${work}`;
+  if (options(lowers).length <= maxMountData) {
+    await run(['mount', '-t', 'overlay', 'overlay', '-o', options(lowers), target]);
     return;
   }
-  const base = commonParent([...lowers, o.upperDir, o.workDir]);
-  const relative = (dir: string): string => path.relative(base, path.resolve(dir)) || '.';
-  const short = options(lowers.map(relative), relative(o.upperDir), relative(o.workDir));
-  if (short.length > maxMountData) throw new RootfsError(`overlay options for ${o.target} exceed one page even as relative paths (${lowers.length} layers)`);
-  await run(['mount', '-t', 'overlay', 'overlay', '-o', short, path.resolve(o.target)], base);
+  const base = commonParent(lowers);
+  const relative = options(lowers.map((dir) => path.relative(base, dir)));
+  if (relative.length <= maxMountData) {
+    await run(['mount', '-t', 'overlay', 'overlay', '-o', relative, target], base);
+    return;
+  }
+  // The kernel follows the links when it mounts, so the folder is not needed afterwards.
+  const links = await fs.mkdtemp(path.join(os.tmpdir(), 'kubeplug-lowers-'));
+  try {
+    const names = await Promise.all(
+      lowers.map(async (dir, index) => {
+        const name = index.toString(36);
+        await fs.symlink(dir, path.join(links, name));
+        return name;
+      }),
+    );
+    if (options(names).length > maxMountData) throw new RootfsError(`overlay options for ${target} exceed one page even through short links (${lowers.length} layers)`);
+    await run(['mount', '-t', 'overlay', 'overlay', '-o', options(names), target], links);
+  } finally {
+    await fs.rm(links, { recursive: true, force: true });
+  }
 }
 
 /** True when `target` is a mount point (per /proc/self/mountinfo). */
