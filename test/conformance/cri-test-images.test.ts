@@ -3,7 +3,7 @@
  * do not move between builds, and images that a real docker-registry (Debian's,
  * on loopback) stores and serves by tag and digest, with and without basic auth.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -353,6 +353,52 @@ t.test('stop ends the registry process and frees its port', { skip: noRegistry }
   t.equal(await probe(registry.url), 'ECONNREFUSED');
   await registry.stop();
   t.pass('stopping twice is harmless');
+});
+
+/** Whether a process is still there (a zombie counts as gone only once reaped, so poll). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+t.test('a registry dies with the process that started it, even when that process is SIGKILLed', {
+  skip: noRegistry ?? (fs.existsSync('/usr/bin/setpriv') ? false : 'needs setpriv (util-linux) for the parent-death signal'),
+}, async (t) => {
+  const dir = tempDir(t, 'kp-registry-');
+  const moduleUrl = new URL('../../conformance/cri/test-images/loopback-registry.ts', import.meta.url).href;
+  // The starter is a second Node process with tap's TypeScript loader, so it can import the source.
+  const loader = process.execArgv.filter((arg) => arg.includes('@tapjs/typescript'));
+  const code = [
+    `import { startLoopbackRegistry } from ${JSON.stringify(moduleUrl)};`,
+    'const registry = await startLoopbackRegistry({ dir: process.argv[1] });',
+    'console.log(registry.pid);',
+    'setInterval(() => {}, 1000);',
+  ].join('\n');
+  const starter = spawn(process.execPath, [...loader, '--input-type=module', '-e', code, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => {
+    if (starter.exitCode === null && starter.signalCode === null) starter.kill('SIGKILL');
+  });
+  let output = '';
+  starter.stdout.setEncoding('utf8');
+  const pid = await new Promise<number>((resolve, reject) => {
+    starter.stdout.on('data', (chunk: string) => {
+      output += chunk;
+      if (output.includes('\n')) resolve(Number(output.trim()));
+    });
+    starter.once('exit', (code) => reject(new Error(`the starter exited (${code}) before printing the registry pid`)));
+  });
+  t.teardown(() => {
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
+  });
+  t.ok(alive(pid), 'the registry runs');
+  starter.kill('SIGKILL');
+  const deadline = Date.now() + 5000;
+  while (alive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  t.notOk(alive(pid), 'the registry is gone once its starter is');
 });
 
 t.test('registryUnavailable names the missing binary', async (t) => {

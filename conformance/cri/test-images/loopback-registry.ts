@@ -9,6 +9,9 @@ import { htpasswdLine, type RegistryCredentials } from './registry-htpasswd.js';
 /** Where Debian's docker-registry package installs the registry. */
 export const debianDockerRegistry = '/usr/bin/docker-registry';
 
+/** util-linux's setpriv, used to give the registry a parent-death signal. */
+const setpriv = '/usr/bin/setpriv';
+
 /** What {@link startLoopbackRegistry} starts. */
 export interface LoopbackRegistryOptions {
   /** A folder the registry owns: its config, htpasswd file, storage and log go here. */
@@ -85,6 +88,16 @@ function probeStatus(url: string): Promise<number | undefined> {
   });
 }
 
+/** Whether setpriv is there to set a parent-death signal. */
+function canSetParentDeathSignal(): boolean {
+  try {
+    fs.accessSync(setpriv, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Resolves when the child has exited (at once if it already has). */
 function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
@@ -119,7 +132,12 @@ export async function startLoopbackRegistry(options: LoopbackRegistryOptions): P
     const logFile = path.join(options.dir, 'registry.log');
     const log = fs.openSync(logFile, 'a');
     const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('REGISTRY_')));
-    const child = spawn(binary, ['serve', configFile], { stdio: ['ignore', log, log], env });
+    // setpriv execs the registry (same pid) with SIGKILL as its parent-death signal, so a test process that dies
+    // without running its teardown does not leave a registry behind.
+    const command = canSetParentDeathSignal()
+      ? { file: setpriv, args: ['--pdeathsig', 'KILL', '--', binary, 'serve', configFile] }
+      : { file: binary, args: ['serve', configFile] };
+    const child = spawn(command.file, command.args, { stdio: ['ignore', log, log], env });
     fs.closeSync(log);
     const pid = child.pid;
     if (pid === undefined) {
