@@ -158,7 +158,12 @@ export class ImageStore {
    * to the pulled image.
    */
   pull(reference: string, auth?: RegistryAuth): Promise<StoredImage> {
-    const parsed = parseImageReference(reference);
+    let parsed: ImageReference;
+    try {
+      parsed = parseImageReference(reference);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const key = `${formatImageReference(parsed)}\n${auth === undefined ? '' : crypto.createHash('sha256').update(JSON.stringify(auth)).digest('hex')}`;
     const pending = this.#pulls.get(key);
     if (pending !== undefined) return pending;
