@@ -6,14 +6,16 @@ import { Metadata } from '@grpc/grpc-js';
 import {
   ContainerConfig,
   ContainerState,
+  Mount,
+  MountPropagation,
   NamespaceMode,
   PodSandboxConfig,
   type ContainerStatus,
   type DNSConfig,
+  type Device,
   type KeyValue,
   type LinuxContainerResources,
   type LinuxContainerSecurityContext,
-  type Mount,
   type NamespaceOption,
   type PortMapping,
   type Signal,
@@ -44,6 +46,8 @@ export interface PodOptions {
   /** Namespace modes; the default is a pod network, a pod IPC namespace and a PID namespace per container, as the kubelet sends. */
   readonly namespaces?: Partial<Pick<NamespaceOption, 'network' | 'pid' | 'ipc'>>;
   readonly sysctls?: Readonly<Record<string, string>>;
+  /** A privileged sandbox, which privileged containers need. */
+  readonly privileged?: boolean;
 }
 
 /** A sandbox the suite ran, with the config it was run with. */
@@ -83,7 +87,7 @@ export function podSandboxConfig(ctx: Ctx, options: PodOptions = {}): PodSandbox
     linux: {
       cgroupParent: ctx.subject.run.cgroupParent,
       sysctls: { ...options.sysctls },
-      securityContext: { namespaceOptions },
+      securityContext: { namespaceOptions, privileged: options.privileged ?? false },
     },
   });
 }
@@ -133,6 +137,7 @@ export interface ContainerOptions {
   readonly workingDir?: string;
   readonly envs?: readonly KeyValue[];
   readonly mounts?: readonly Mount[];
+  readonly devices?: readonly Device[];
   readonly labels?: Readonly<Record<string, string>>;
   readonly annotations?: Readonly<Record<string, string>>;
   readonly resources?: Partial<LinuxContainerResources>;
@@ -164,6 +169,7 @@ export function containerConfig(ctx: Ctx, pod: TestPod, options: ContainerOption
     workingDir: options.workingDir ?? '',
     envs: [...(options.envs ?? [])],
     mounts: [...(options.mounts ?? [])],
+    devices: [...(options.devices ?? [])],
     labels: { [suiteKeyLabel]: `${pod.config.metadata?.name ?? ''}/${name}`, ...options.labels },
     annotations: { ...options.annotations },
     logPath: options.logPath ?? `${name}.log`,
@@ -312,6 +318,11 @@ async function quietContainerStatus(ctx: Ctx, containerId: string): Promise<Cont
       (error, response) => resolve(error === null ? response.status : undefined),
     );
   });
+}
+
+/** A Mount of `hostPath` at `containerPath`, private and writable unless told otherwise. */
+export function bindMount(hostPath: string, containerPath: string, options: { readonly?: boolean; propagation?: MountPropagation } = {}): Mount {
+  return Mount.fromPartial({ hostPath, containerPath, readonly: options.readonly ?? false, propagation: options.propagation ?? MountPropagation.PROPAGATION_PRIVATE });
 }
 
 /** A host folder of the suite's, for mounts; removed by a cleanup step registered now. */
