@@ -143,34 +143,76 @@ function containerFiles(env: TestRuntime, kind: string): Omit<TestContainer, 'pi
   };
 }
 
-/** A started pause sandbox on the host network with its own IPC and PID namespaces. */
-export async function startTestSandbox(t: Test, env: TestRuntime, namespaces: PodNamespaces = { network: 'node', pid: 'pod', ipc: 'pod' }): Promise<TestContainer> {
+/** What a test sandbox differs in. */
+export interface TestSandboxOptions {
+  namespaces?: PodNamespaces;
+  sysctls?: Record<string, string>;
+  hostname?: string;
+}
+
+/**
+ * A started pause sandbox: on the host network with its own IPC and PID
+ * namespaces unless told otherwise; with network 'pod' it gets a fresh
+ * network namespace (ip netns), removed in teardown.
+ */
+export async function startTestSandbox(t: Test, env: TestRuntime, options: TestSandboxOptions = {}): Promise<TestSandbox> {
+  const namespaces = options.namespaces ?? { network: 'node', pid: 'pod', ipc: 'pod' };
   const files = containerFiles(env, 'sandboxes');
   const pauseRootfs = path.join(env.root, 'pause-rootfs');
   await preparePauseRootfs(pauseRootfs);
-  const spec = buildSandboxSpec({ pauseRootfs, hostname: 'test-pod', namespaces, cgroupsPath: files.cgroupsPath });
+  let netnsPath: string | undefined;
+  if (namespaces.network === 'pod') {
+    const name = `kubeplug-oci-${files.id.slice(0, 12)}`;
+    const added = spawnSync('ip', ['netns', 'add', name], { encoding: 'utf8' });
+    if (added.status !== 0) throw new Error(`ip netns add ${name}: ${added.stderr}`);
+    cleanup(t, () => spawnSync('ip', ['netns', 'delete', name]));
+    netnsPath = `/run/netns/${name}`;
+  }
+  fs.writeFileSync(path.join(files.dir, 'hosts'), '127.0.0.1 localhost\n10.9.8.7 test-pod\n');
+  fs.writeFileSync(path.join(files.dir, 'hostname'), `${options.hostname ?? 'test-pod'}\n`);
+  fs.writeFileSync(path.join(files.dir, 'resolv.conf'), 'nameserver 10.9.8.53\nsearch test.local\n');
+  const spec = buildSandboxSpec({
+    pauseRootfs, hostname: options.hostname ?? 'test-pod', namespaces, cgroupsPath: files.cgroupsPath,
+    ...(netnsPath === undefined ? {} : { netnsPath }), ...(options.sysctls === undefined ? {} : { sysctls: options.sysctls }),
+  });
   fs.writeFileSync(path.join(files.bundle, 'config.json'), JSON.stringify(spec));
   releaseOnTeardown(t, env, files);
   const { pid } = await env.runtime.create({ id: files.id, bundle: files.bundle, exitFile: files.exitFile, shimPidFile: files.shimPidFile });
   await env.runtime.start(files.id);
-  return { ...files, pid };
+  return { ...files, pid, namespaces, ...(netnsPath === undefined ? {} : { netnsPath }) };
+}
+
+/** A running sandbox and how its containers join it. */
+export interface TestSandbox extends TestContainer {
+  namespaces: PodNamespaces;
+  netnsPath?: string;
 }
 
 /** What a test container differs in; the rest comes from the fixture. */
-export type TestContainerInput = Partial<Omit<ContainerSpecInput, 'sandbox' | 'rootfs' | 'cgroupsPath'>> & { start?: boolean };
+export type TestContainerInput = Partial<Omit<ContainerSpecInput, 'sandbox' | 'rootfs' | 'cgroupsPath'>> & {
+  start?: boolean;
+  sandboxExtras?: Partial<ContainerSpecInput['sandbox']>;
+};
 
 /** A container's bundle (config.json and an overlay rootfs over busybox), ready for create; released in teardown. */
-export async function prepareTestContainer(t: Test, env: TestRuntime, sandbox: TestContainer, input: TestContainerInput = {}): Promise<Omit<TestContainer, 'pid'>> {
+export async function prepareTestContainer(t: Test, env: TestRuntime, sandbox: TestSandbox, input: TestContainerInput = {}): Promise<Omit<TestContainer, 'pid'>> {
   const files = containerFiles(env, 'containers');
   const rootfs = path.join(files.bundle, 'rootfs');
   releaseOnTeardown(t, env, files, rootfs);
   await mountOverlay({ lowerDirs: [env.busybox], upperDir: path.join(files.dir, 'upper'), workDir: path.join(files.dir, 'work'), target: rootfs });
-  const { start: _start, ...specInput } = input;
+  const { start: _start, sandboxExtras: _extras, ...specInput } = input;
   const spec = buildContainerSpec({
     image: { env: ['PATH=/bin'], entrypoint: [], cmd: ['sh'], workingDir: '', user: '' },
     ...specInput,
     rootfs,
-    sandbox: { pausePid: sandbox.pid, namespaces: { network: 'node', pid: 'pod', ipc: 'pod' } },
+    sandbox: {
+      pausePid: sandbox.pid,
+      namespaces: sandbox.namespaces,
+      hostsPath: path.join(sandbox.dir, 'hosts'),
+      hostnamePath: path.join(sandbox.dir, 'hostname'),
+      resolvConfPath: path.join(sandbox.dir, 'resolv.conf'),
+      ...input.sandboxExtras,
+    },
     cgroupsPath: files.cgroupsPath,
   });
   fs.writeFileSync(path.join(files.bundle, 'config.json'), JSON.stringify(spec));
@@ -178,7 +220,7 @@ export async function prepareTestContainer(t: Test, env: TestRuntime, sandbox: T
 }
 
 /** A container of the sandbox in an overlay over the busybox rootfs; started unless `start` is false. */
-export async function runTestContainer(t: Test, env: TestRuntime, sandbox: TestContainer, input: TestContainerInput = {}): Promise<TestContainer> {
+export async function runTestContainer(t: Test, env: TestRuntime, sandbox: TestSandbox, input: TestContainerInput = {}): Promise<TestContainer> {
   const files = await prepareTestContainer(t, env, sandbox, input);
   const { pid } = await env.runtime.create({ id: files.id, bundle: files.bundle, exitFile: files.exitFile, shimPidFile: files.shimPidFile, logPath: files.logPath });
   if (input.start !== false) await env.runtime.start(files.id);
