@@ -26,6 +26,7 @@ import {
   layersImageExpectations,
   manifestDigest,
   ociMediaTypes,
+  opaqueWhiteout,
   provisionTestImages,
   pushImage,
   pushImageIndex,
@@ -33,9 +34,11 @@ import {
   registryUnavailable,
   sha256Digest,
   startLoopbackRegistry,
+  startTestImageRegistry,
   testImagesUnavailable,
   testImageNames,
   testRegistryCredentials,
+  whiteout,
   writeTar,
   type BuiltImage,
   type HostileLayer,
@@ -257,6 +260,8 @@ t.test('the layers image writes whiteouts, an opaque marker and hard links in it
     t.ok(names.includes(wanted), `${wanted} is in the top layer`);
   }
   t.equal(layersImageExpectations.files['/data/keep'], 'keep v2\n');
+  t.equal(whiteout('data/dir/').path, 'data/.wh.dir', 'a whiteout of a folder named with a trailing slash');
+  t.equal(opaqueWhiteout('data/dir/').path, 'data/dir/.wh..wh..opq');
 });
 
 t.test('the default image runs: busybox applets, the test user and its groups, a sticky /tmp', {
@@ -314,6 +319,20 @@ t.test('a registry with basic auth accepts the right password and refuses a miss
   await refused({ user: testRegistryCredentials.user, password: 'wrong' }, 'a wrong password: 401');
   await pushImage({ ...target, credentials: testRegistryCredentials }, image, '1');
   t.equal(await manifestDigest({ ...target, credentials: testRegistryCredentials }, '1'), image.manifestDigest);
+});
+
+t.test('a test image registry with basic auth holds every test image, pulled with its credentials', { skip: noRegistry }, async (t) => {
+  const dir = tempDir(t, 'kp-registry-');
+  const started = await startTestImageRegistry({ dir, htpasswd: testRegistryCredentials });
+  t.teardown(() => started.stop());
+  const busybox = started.images.busybox;
+  const target = { registryHost: started.registry.host, repository: 'kubeplug-test/busybox', credentials: testRegistryCredentials };
+  t.equal(await manifestDigest(target, busybox.tag), busybox.manifestDigest);
+  const anonymous = await manifestDigest({ ...target, credentials: undefined }, busybox.tag).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  t.ok(anonymous instanceof RegistryHttpError && anonymous.status === 401, 'an anonymous pull is refused');
 });
 
 t.test('credentials other than the shipped ones are hashed on the spot and accepted', { skip: noRegistry }, async (t) => {

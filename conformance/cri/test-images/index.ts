@@ -44,3 +44,5 @@ export { buildTestImageSet, layersImageExpectations, provisionTestImages, testIm
 export type { ProvisionedTestImage, TestImageBuild, TestImageKey, TestImageSet } from './provision-test-images.js';
 export { buildHostileImage, hostileLayerKinds, hostileLayers } from './hostile-layers.js';
 export type { HostileLayer, HostileLayerKind } from './hostile-layers.js';
+export { startTestImageRegistry } from './test-image-registry.js';
+export type { TestImageRegistry } from './test-image-registry.js';

@@ -124,6 +124,11 @@ function padToBlock(data: Buffer): Buffer {
   return rest === 0 ? data : Buffer.concat([data, Buffer.alloc(blockSize - rest)]);
 }
 
+/** The last 100 characters of a name with anything outside printable ASCII replaced, so it fits a 100-byte field. */
+function asciiTail(name: string): string {
+  return name.replace(/[^\x20-\x7e]/g, '_').slice(-100);
+}
+
 /** One pax extended header record: `<length> <key>=<value>\n`, the length counting itself. */
 function paxRecord(key: string, value: string): string {
   const body = ` ${key}=${value}\n`;
@@ -154,7 +159,8 @@ function entryBlocks(entry: TarEntry): Buffer[] {
       padToBlock(data),
     );
   }
-  const ustarName = split ?? { prefix: '', name: entry.path.slice(-100) };
+  // A reader without pax support sees a shortened printable-ASCII name: wrong, but never an overflowing field.
+  const ustarName = split ?? { prefix: '', name: asciiTail(entry.path) };
   blocks.push(
     ustarHeader({
       name: ustarName.name,
@@ -165,7 +171,7 @@ function entryBlocks(entry: TarEntry): Buffer[] {
       size: content.length,
       mtime,
       typeFlag: typeFlags[entry.type],
-      linkName: linkFits ? linkName : linkName.slice(0, 100),
+      linkName: linkFits ? linkName : asciiTail(linkName),
     }),
   );
   if (content.length > 0) blocks.push(padToBlock(content));

@@ -210,13 +210,14 @@ export function sha256Digest(data: Buffer): string {
 
 /** A whiteout: the entry hiding `path` from the layers below. @see opencontainers/image-spec layer.md#whiteouts */
 export function whiteout(path: string): TarEntry {
-  const slash = path.lastIndexOf('/');
-  return { type: 'file', path: `${path.slice(0, slash + 1)}.wh.${path.slice(slash + 1)}`, content: '' };
+  const trimmed = path.replace(/\/+$/, '');
+  const slash = trimmed.lastIndexOf('/');
+  return { type: 'file', path: `${trimmed.slice(0, slash + 1)}.wh.${trimmed.slice(slash + 1)}`, content: '' };
 }
 
 /** An opaque whiteout: the entry hiding everything the layers below put in `dir`. */
 export function opaqueWhiteout(dir: string): TarEntry {
-  return { type: 'file', path: `${dir.replace(/\/$/, '')}/.wh..wh..opq`, content: '' };
+  return { type: 'file', path: `${dir.replace(/\/+$/, '')}/.wh..wh..opq`, content: '' };
 }
 
 /**
