@@ -223,7 +223,8 @@ export function opaqueWhiteout(dir: string): TarEntry {
 /**
  * The base layer of every test image: /bin/busybox with a symlink per applet,
  * /etc/passwd and /etc/group (root, `kubeplug` 1000:1000 in `kubeplug-extra`
- * 1001, nobody), a world-writable sticky /tmp, and the usual empty folders.
+ * 1001, nobody), empty /etc/hostname, /etc/hosts and /etc/resolv.conf, a
+ * world-writable sticky /tmp, and the usual empty folders.
  * It is the same for every image, so images share its blob.
  */
 export function busyboxBaseLayer(options: { busybox?: string } = {}): TarEntry[] {
@@ -244,6 +245,10 @@ export function busyboxBaseLayer(options: { busybox?: string } = {}): TarEntry[]
         'nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n',
     },
     { type: 'file', path: 'etc/group', content: `root:x:0:\n${user.name}:x:${user.gid}:\n${extra}nogroup:x:65534:\n` },
+    // Empty mount points for the files a runtime bind-mounts, so a read-only rootfs need not grow them.
+    { type: 'file', path: 'etc/hostname', content: '' },
+    { type: 'file', path: 'etc/hosts', content: '' },
+    { type: 'file', path: 'etc/resolv.conf', content: '' },
     { type: 'dir', path: 'home/' },
     { type: 'dir', path: `${user.home.slice(1)}/`, uid: user.uid, gid: user.gid, mode: 0o750 },
     { type: 'dir', path: 'proc/' },
