@@ -39,6 +39,8 @@ export interface ImageRecord {
   /** Bytes of config and layer blobs, as decimal text (JSON has no bigint). */
   readonly size: string;
   readonly config: ImageConfigSummary;
+  /** The image manifest's annotations (absent in records written before they were kept). */
+  readonly annotations?: Readonly<Record<string, string>>;
 }
 
 /** A blob digest as a path-safe hex string; throws on anything that is not sha256. */

@@ -73,7 +73,7 @@ export function registryAuthOf(auth: AuthConfig | undefined): RegistryAuth | und
 /**
  * The CRI Image message for a stored image: uid or username from the
  * config's User (`uid` when numeric, `username` otherwise, neither when
- * unset), never pinned.
+ * unset), the manifest's annotations on its spec, never pinned.
  */
 export function criImageOf(image: StoredImage): Image {
   const userPart = image.config.user.split(':')[0] ?? '';
@@ -85,7 +85,7 @@ export function criImageOf(image: StoredImage): Image {
     size: image.size,
     uid: numeric ? { value: BigInt(userPart) } : undefined,
     username: numeric ? '' : userPart,
-    spec: { image: image.id, annotations: {}, userSpecifiedImage: '', runtimeHandler: '', imageRef: image.id },
+    spec: { image: image.id, annotations: { ...image.annotations }, userSpecifiedImage: '', runtimeHandler: '', imageRef: image.id },
     pinned: false,
   };
 }

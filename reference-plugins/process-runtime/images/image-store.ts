@@ -48,6 +48,8 @@ export interface StoredImage {
   layerDirs: string[];
   /** Chain IDs of the layers, lowest first (addition to the plan's interface). */
   chainIds: string[];
+  /** The image manifest's annotations (addition to the plan's interface). */
+  annotations: Record<string, string>;
 }
 
 /** A lock that runs one critical section at a time, in call order. */
@@ -219,6 +221,7 @@ export class ImageStore {
           layers: existing?.layers ?? layers,
           size: (existing === undefined ? size : BigInt(existing.size)).toString(),
           config: config.summary,
+          annotations: { ...manifest.annotations },
         };
         await this.#content.writeRecord(record);
         this.#records.set(id, record);
@@ -438,6 +441,7 @@ export class ImageStore {
       config: structuredClone(record.config),
       layerDirs: chainIds.map((chainId) => this.#layers.dirOf(chainId)),
       chainIds,
+      annotations: { ...record.annotations },
     };
   }
 

@@ -105,8 +105,9 @@ if (skipWithoutRegistry !== false) {
     const { store } = await openTestStore(t);
     const repository = 'kubeplug-test/moving';
     const target = { registryHost, repository };
-    await pushImage(target, buildTestImage({ name: 'moving one' }), 'tag');
+    await pushImage(target, buildTestImage({ name: 'moving one', annotations: { 'io.kubeplug.test/one': 'yes' } }), 'tag');
     const one = await store.pull(`${registryHost}/${repository}:tag`);
+    t.same(one.annotations, { 'io.kubeplug.test/one': 'yes' }, 'manifest annotations are kept');
     await pushImage(target, buildTestImage({ name: 'moving two' }), 'tag');
     const two = await store.pull(`${registryHost}/${repository}:tag`);
     t.not(one.id, two.id);
