@@ -94,7 +94,8 @@ async function decompressed(source: AsyncIterable<Buffer>): Promise<AsyncIterabl
     throw new LayerExtractError('zstd-compressed layers are not supported');
   }
   if (head[0] !== 0x1f || head[1] !== 0x8b) return replay();
-  const gunzip = zlib.createGunzip();
+  // Large output chunks: fewer, bigger writes per file.
+  const gunzip = zlib.createGunzip({ chunkSize: 256 << 10 });
   const input = Readable.from(replay());
   input.once('error', (error) => gunzip.destroy(error));
   input.pipe(gunzip);
