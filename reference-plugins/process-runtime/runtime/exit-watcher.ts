@@ -63,10 +63,10 @@ export class ExitWatcher {
     this.#wake(id);
   }
 
-  /** Resolves true once the process's exit has been handled, or false after `timeoutMs`. */
+  /** Resolves true once the process's exit has been handled (onExit finished), or false after `timeoutMs`. */
   async waitForExit(id: string, timeoutMs: number): Promise<boolean> {
     const entry = this.#watched.get(id);
-    if (entry === undefined || entry.done) return true;
+    if (entry === undefined) return true;
     await this.check(id);
     if (entry.done) return true;
     return new Promise<boolean>((resolve) => {
@@ -87,20 +87,23 @@ export class ExitWatcher {
     });
   }
 
-  /** Looks at one process now; concurrent calls share one look. */
+  /** Looks at one process now; concurrent calls share one look, which includes handling an exit it finds. */
   check(id: string): Promise<void> {
     const entry = this.#watched.get(id);
-    if (entry === undefined || entry.done) return Promise.resolve();
+    if (entry === undefined) return Promise.resolve();
+    if (entry.checking !== undefined) return entry.checking;
+    if (entry.done) return Promise.resolve();
     entry.checking ??= this.#look(entry.process).then(
       async (exit) => {
         if (exit === undefined || entry.done) return;
-        entry.done = true;
         entry.watcher?.close();
         try {
           await entry.process.onExit(exit);
         } catch (error) {
           this.log(`process-runtime: handling the exit of ${id} failed: ${error instanceof Error ? error.message : String(error)}`);
         }
+        // Set only once the exit is handled, so whoever sees it done sees the exit's effects.
+        entry.done = true;
         this.#wake(id);
       },
       (error: unknown) => this.log(`process-runtime: reading the exit of ${id} failed: ${error instanceof Error ? error.message : String(error)}`),

@@ -1,0 +1,148 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { ContainerState, Signal } from '../../../../specs/cri/index.js';
+import {
+  cleanUpRuntime,
+  containerConfig,
+  createTestNode,
+  cri,
+  missingPrerequisites,
+  podConfig,
+  runtimeClient,
+  startRuntime,
+  type TestNode,
+} from './fixtures/runtime-harness.js';
+import type { RuntimeServiceClient } from '../../../../specs/cri/index.js';
+
+const missing = missingPrerequisites();
+if (missing !== undefined) t.plan(0, missing);
+
+async function setUp(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+  const node = await createTestNode(t);
+  await startRuntime(t, node);
+  const client = await runtimeClient(t, node);
+  t.teardown(() => cleanUpRuntime(t, node, client));
+  const config = podConfig(node);
+  const { podSandboxId } = await cri(client, 'runPodSandbox', { config, runtimeHandler: '' });
+  return { node, client, config, podSandboxId };
+}
+
+async function run(
+  client: RuntimeServiceClient,
+  node: TestNode,
+  podSandboxId: string,
+  name: string,
+  args: string[],
+  extra: Parameters<typeof containerConfig>[3] = {},
+): Promise<string> {
+  const { containerId } = await cri(client, 'createContainer', { podSandboxId, config: containerConfig(node, name, args, extra), sandboxConfig: undefined });
+  await cri(client, 'startContainer', { containerId });
+  return containerId;
+}
+
+async function waitForExit(client: RuntimeServiceClient, containerId: string, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { status } = await cri(client, 'containerStatus', { containerId, verbose: false });
+    if (status?.state === ContainerState.CONTAINER_EXITED) return status;
+    if (Date.now() > deadline) throw new Error(`container ${containerId} did not exit within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+t.test('exit codes and reasons: Completed for 0, Error otherwise, OOMKilled past the memory limit', async (t) => {
+  const { node, client, podSandboxId } = await setUp(t);
+  const completed = await run(client, node, podSandboxId, 'ok', ['true']);
+  const failed = await run(client, node, podSandboxId, 'fails', ['sh', '-c', 'exit 3']);
+  const oom = await run(client, node, podSandboxId, 'oom', ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=256M', 'count=1'], {
+    linux: { resources: { cpuPeriod: 0n, cpuQuota: 0n, cpuShares: 0n, memoryLimitInBytes: 32n * 1024n * 1024n, oomScoreAdj: 0n, cpusetCpus: '', cpusetMems: '', hugepageLimits: [], unified: {}, memorySwapLimitInBytes: 32n * 1024n * 1024n }, securityContext: undefined },
+  });
+  const a = await waitForExit(client, completed);
+  t.match(a, { exitCode: 0, reason: 'Completed' });
+  t.ok(a.finishedAt >= a.startedAt && a.startedAt >= a.createdAt && a.createdAt > 0n, 'created ≤ started ≤ finished, in ns');
+  t.ok(a.finishedAt > 1_000_000_000_000_000_000n, 'timestamps are nanoseconds');
+  t.match(await waitForExit(client, failed), { exitCode: 3, reason: 'Error' });
+  t.match(await waitForExit(client, oom), { exitCode: 137, reason: 'OOMKilled' });
+});
+
+t.test('StopContainer sends the stop signal, waits the grace period, then SIGKILL; stop and remove are idempotent', async (t) => {
+  const { node, client, podSandboxId } = await setUp(t);
+  const polite = await run(client, node, podSandboxId, 'polite', ['sh', '-c', 'trap "exit 42" TERM; while true; do sleep 0.05; done']);
+  const custom = await run(client, node, podSandboxId, 'custom', ['sh', '-c', 'trap "exit 43" USR1; trap "" TERM; while true; do sleep 0.05; done'], { stopSignal: Signal.SIGUSR1 });
+  const stubborn = await run(client, node, podSandboxId, 'stubborn', ['sh', '-c', 'trap "" TERM; while true; do sleep 0.05; done']);
+  const zero = await run(client, node, podSandboxId, 'zero', ['sh', '-c', 'trap "exit 44" TERM; while true; do sleep 0.05; done']);
+  await new Promise((resolve) => setTimeout(resolve, 300)); // let the shells install their traps
+
+  await cri(client, 'stopContainer', { containerId: polite, timeout: 10n });
+  t.match((await cri(client, 'containerStatus', { containerId: polite, verbose: false })).status, { state: ContainerState.CONTAINER_EXITED, exitCode: 42 }, 'SIGTERM by default');
+  await cri(client, 'stopContainer', { containerId: custom, timeout: 10n });
+  t.match((await cri(client, 'containerStatus', { containerId: custom, verbose: false })).status, { exitCode: 43 }, 'the configured stop signal');
+  const started = Date.now();
+  await cri(client, 'stopContainer', { containerId: stubborn, timeout: 1n });
+  const waited = Date.now() - started;
+  t.ok(waited >= 900 && waited < 5000, `SIGKILL after the 1 s grace period (${waited} ms)`);
+  t.match((await cri(client, 'containerStatus', { containerId: stubborn, verbose: false })).status, { exitCode: 137, reason: 'Error' });
+  await cri(client, 'stopContainer', { containerId: zero, timeout: 0n });
+  t.match((await cri(client, 'containerStatus', { containerId: zero, verbose: false })).status, { exitCode: 137 }, 'timeout 0 kills at once');
+
+  await cri(client, 'stopContainer', { containerId: polite, timeout: 10n });
+  t.pass('stopping a stopped container is OK');
+  await cri(client, 'removeContainer', { containerId: polite });
+  await cri(client, 'removeContainer', { containerId: polite });
+  t.pass('removing a removed container is OK');
+  await cri(client, 'stopContainer', { containerId: polite, timeout: 1n });
+  t.pass('stopping a removed container is OK');
+  await t.rejects(cri(client, 'containerStatus', { containerId: polite, verbose: false }), { code: 'NOT_FOUND' });
+  await cri(client, 'removeContainer', { containerId: stubborn });
+  const { containers } = await cri(client, 'listContainers', { filter: undefined });
+  t.same(containers.map((c) => c.id).sort(), [custom, zero].sort(), 'removed containers are gone from the list');
+});
+
+t.test('ExecSync returns output and exit code, honours its timeout, and needs a running container', async (t) => {
+  const { node, client, podSandboxId, config } = await setUp(t);
+  const id = await run(client, node, podSandboxId, 'exec', ['sleep', '300'], { envs: [{ key: 'GREETING', value: Buffer.from('hi') }] });
+  const out = await cri(client, 'execSync', { containerId: id, cmd: ['sh', '-c', 'echo $GREETING; echo err >&2; exit 7'], timeout: 0n });
+  t.equal(out.stdout.toString(), 'hi\n', 'stdout, with the container env');
+  t.equal(out.stderr.toString(), 'err\n');
+  t.equal(out.exitCode, 7);
+  const resolv = await cri(client, 'execSync', { containerId: id, cmd: ['cat', '/etc/resolv.conf'], timeout: 5n });
+  t.match(resolv.stdout.toString(), /nameserver 10\.96\.0\.10/, 'resolv.conf from the pod DNS config');
+  t.match(resolv.stdout.toString(), /options ndots:5/);
+  t.equal((await cri(client, 'execSync', { containerId: id, cmd: ['hostname'], timeout: 5n })).stdout.toString().trim(), config.hostname);
+  const started = Date.now();
+  await t.rejects(cri(client, 'execSync', { containerId: id, cmd: ['sleep', '30'], timeout: 1n }), { code: 'DEADLINE_EXCEEDED' });
+  t.ok(Date.now() - started < 5000, 'the timed-out command was killed');
+  await t.rejects(cri(client, 'execSync', { containerId: id, cmd: [], timeout: 1n }), { code: 'INVALID_ARGUMENT', message: /cmd/ });
+  await cri(client, 'stopContainer', { containerId: id, timeout: 0n });
+  await t.rejects(cri(client, 'execSync', { containerId: id, cmd: ['true'], timeout: 1n }), { code: 'FAILED_PRECONDITION' });
+  await t.rejects(cri(client, 'execSync', { containerId: 'f'.repeat(64), cmd: ['true'], timeout: 1n }), { code: 'NOT_FOUND' });
+});
+
+t.test('logs go to log_directory/log_path in the CRI format, and ReopenContainerLog starts a new file', async (t) => {
+  const { node, client, podSandboxId, config } = await setUp(t);
+  const id = await run(client, node, podSandboxId, 'logger', ['sh', '-c', 'i=0; while true; do echo line$i; i=$((i+1)); sleep 0.1; done']);
+  const logFile = path.join(config.logDirectory, 'logger.log');
+  const status = (await cri(client, 'containerStatus', { containerId: id, verbose: false })).status;
+  t.equal(status?.logPath, logFile);
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  t.match(fs.readFileSync(logFile, 'utf8'), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+(Z|[+-]\d\d:\d\d) stdout F line0$/m);
+  fs.renameSync(logFile, `${logFile}.1`);
+  await cri(client, 'reopenContainerLog', { containerId: id });
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  t.match(fs.readFileSync(logFile, 'utf8'), /stdout F line\d+/, 'new lines land in the reopened file');
+  await cri(client, 'stopContainer', { containerId: id, timeout: 0n });
+  await t.rejects(cri(client, 'reopenContainerLog', { containerId: id }), { code: 'FAILED_PRECONDITION' }, 'not running: refused');
+});
+
+t.test('CreateContainer refuses a reused name, a missing image and an unknown sandbox', async (t) => {
+  const { node, client, podSandboxId, config } = await setUp(t);
+  await cri(client, 'createContainer', { podSandboxId, config: containerConfig(node, 'same', ['true']), sandboxConfig: config });
+  await t.rejects(cri(client, 'createContainer', { podSandboxId, config: containerConfig(node, 'same', ['true']), sandboxConfig: config }), { code: 'ALREADY_EXISTS' });
+  const noImage = containerConfig(node, 'noimage', ['true']);
+  noImage.image = { ...noImage.image!, image: 'kubeplug.test/absent:1' };
+  await t.rejects(cri(client, 'createContainer', { podSandboxId, config: noImage, sandboxConfig: config }), { code: 'NOT_FOUND', message: /absent/ });
+  await t.rejects(cri(client, 'createContainer', { podSandboxId: 'e'.repeat(64), config: containerConfig(node, 'x', ['true']), sandboxConfig: config }), { code: 'NOT_FOUND' });
+  await t.rejects(cri(client, 'createContainer', { podSandboxId, config: undefined, sandboxConfig: config }), { code: 'INVALID_ARGUMENT', message: /config/ });
+  await t.rejects(cri(client, 'startContainer', { containerId: '' }), { code: 'INVALID_ARGUMENT', message: /container_id/ });
+});
