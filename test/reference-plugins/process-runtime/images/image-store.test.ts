@@ -123,6 +123,15 @@ if (skipWithoutRegistry !== false) {
     t.equal(await store.find(two.id), undefined, 'removing by digest removes the image');
   });
 
+  t.test('removing an image while another pull needs its layers leaves that pull whole', async (t) => {
+    const { store } = await openTestStore(t);
+    await store.pull(images().busybox.reference);
+    const [alt] = await Promise.all([store.pull(images().busyboxAlt.reference), store.remove(images().busybox.reference)]);
+    for (const dir of alt.layerDirs) t.ok(fs.existsSync(dir), `${dir} kept`);
+    const again = await ImageStore.open({ root: path.dirname(path.dirname(alt.layerDirs[0]!)), log: () => {} });
+    t.same((await again.list()).map((image) => image.id), [alt.id]);
+  });
+
   t.test('layers a container has mounted survive the removal of their image', async (t) => {
     const inUse = new Set<string>();
     const { store } = await openTestStore(t, { layersInUse: () => inUse });
