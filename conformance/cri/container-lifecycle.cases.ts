@@ -4,7 +4,7 @@ import { callRuntime } from './cri-calls.js';
 import { containerStateName, listContainers, nowNs, showTimestamp, unknownId, withinWindow } from './cri-observe.js';
 import type { CriSubject } from './cri-subject.js';
 import { describeOutcome, expectStatus, requireOk } from './expect-status.js';
-import { markedSleeper, processesGone, processesWith, processMarker } from './node-processes.js';
+import { markedSleeper, processesGone, processesAppear, processMarker } from './node-processes.js';
 import {
   containerConfig,
   containerStatus,
@@ -198,7 +198,7 @@ export function declareContainerLifecycleCases(suite: Suite<CriSubject>): void {
       const pod = await runTestPod(ctx);
       const marker = processMarker();
       const container = await startTestContainer(ctx, pod, { command: markedSleeper(marker, { ignoreTerm: true }) });
-      ctx.require(processesWith(marker).length > 0, { ids: [], what: "the container's process is visible on the node", expected: `a process with ${marker}`, got: 'none (is the suite on the runtime\'s node, in its PID namespace?)' });
+      ctx.require((await processesAppear(marker)).length > 0, { ids: [], what: "the container's process is visible on the node", expected: `a process with ${marker}`, got: 'none (is the suite on the runtime\'s node, in its PID namespace?)' });
       const removed = await callRuntime(ctx, 'removeContainer', { containerId: container.id }, { extraMs: 30_000 });
       expectStatus(ctx, removed, 'OK', { what: 'RemoveContainer of a running container succeeds' });
       expectStatus(ctx, await callRuntime(ctx, 'containerStatus', { containerId: container.id, verbose: false }), 'NOT_FOUND', { what: 'ContainerStatus of the removed container fails with NOT_FOUND' });

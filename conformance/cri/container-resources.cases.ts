@@ -5,7 +5,7 @@ import type { CaseContext, Suite } from '../framework/index.js';
 import { callRuntime } from './cri-calls.js';
 import type { CriSubject } from './cri-subject.js';
 import { describeOutcome, expectStatus, requireOk } from './expect-status.js';
-import { markedSleeper, processesWith, processMarker } from './node-processes.js';
+import { markedSleeper, processesAppear, processMarker } from './node-processes.js';
 import { containerStatus, hostFolder, runTestPod, shellOutput, startTestContainer, type TestContainer } from './pod-fixtures.js';
 
 type Ctx = CaseContext<CriSubject>;
@@ -48,7 +48,7 @@ async function cgroupLimits(ctx: Ctx, container: TestContainer, marker: string):
     return { memoryLimit: memory, cpuQuota: version === 'v2' && quota === 'max' ? '-1' : quota, cpuPeriod: period, cpuWeightOrShares: weight, seenFrom: 'inside' };
   }
   ctx.note(`the container cannot read its cgroup under /sys/fs/cgroup (${describeOutcome(inside)}); reading it from the node`);
-  const [pid] = processesWith(marker);
+  const [pid] = await processesAppear(marker);
   ctx.require(pid !== undefined, { ids: [], what: "the container's process is visible on the node", expected: `a process with ${marker}`, got: 'none' });
   const lines = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n').map((line) => line.split(':'));
   const v2 = lines.find((fields) => fields[0] === '0' && fields[1] === '');

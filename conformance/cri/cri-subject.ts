@@ -127,7 +127,8 @@ export async function connectCriSubject(options: ConnectCriOptions): Promise<Cri
     run,
     close() {
       closeClients();
-      run.close();
+      // The runner does not wait: the registry's stop keeps the process alive until it is done.
+      void run.close();
     },
   };
 }

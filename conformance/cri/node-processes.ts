@@ -40,3 +40,17 @@ export async function processesGone(marker: string, timeoutMs = 5000): Promise<n
     await sleep(100);
   }
 }
+
+/**
+ * Waits up to `timeoutMs` for a process holding `marker` to show up: a
+ * runtime may answer StartContainer a moment before the OCI runtime's init
+ * has exec'd the container's command.
+ */
+export async function processesAppear(marker: string, timeoutMs = 3000): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = processesWith(marker);
+    if (found.length > 0 || Date.now() > deadline) return found;
+    await sleep(100);
+  }
+}

@@ -58,7 +58,7 @@ export interface CriRun {
   /** A folder of the suite's, on the runtime's machine, holding each pod's log directory and host-path mounts. */
   readonly workDir: string;
   /** Stops the registry the suite started and removes what it made; idempotent. */
-  close(): void;
+  close(): Promise<void>;
 }
 
 /**
@@ -69,22 +69,24 @@ export interface CriRun {
  */
 export async function prepareCriRun(settings: CriRunSettings, discovered: { cgroupDriver?: CgroupDriver | undefined }): Promise<CriRun> {
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubeplug-cri-'));
-  const undo: (() => void)[] = [() => fs.rmSync(workDir, { recursive: true, force: true })];
-  const release = (): void => {
-    for (const step of undo.splice(0).reverse()) {
-      try {
-        step();
-      } catch {
-        // best effort: one stuck step must not keep the others from running
+  const undo: (() => unknown)[] = [() => fs.rmSync(workDir, { recursive: true, force: true })];
+  let closing: Promise<void> | undefined;
+  const release = (): Promise<void> =>
+    (closing ??= (async () => {
+      for (const step of undo.splice(0).reverse()) {
+        try {
+          await step();
+        } catch {
+          // best effort: one stuck step must not keep the others from running
+        }
       }
-    }
-  };
+    })());
   try {
     const provisioned = await provisionSuiteImages({
       ...(settings.registry === undefined ? {} : { registry: settings.registry }),
       dir: path.join(workDir, 'registry'),
     });
-    undo.push(() => void provisioned.stop());
+    undo.push(() => provisioned.stop());
     const ownsCgroupParent = settings.cgroupParent === undefined;
     const cgroupParent =
       settings.cgroupParent ??
@@ -100,7 +102,7 @@ export async function prepareCriRun(settings: CriRunSettings, discovered: { cgro
       close: release,
     };
   } catch (error) {
-    release();
+    await release();
     throw error;
   }
 }

@@ -15,7 +15,7 @@ import {
 } from './cri-observe.js';
 import type { CriSubject } from './cri-subject.js';
 import { describeOutcome, expectStatus, requireOk } from './expect-status.js';
-import { markedSleeper, processesGone, processMarker, processesWith } from './node-processes.js';
+import { markedSleeper, processesGone, processMarker, processesAppear } from './node-processes.js';
 import { containerStatus, podSandboxConfig, runPodSandbox, runTestPod, startTestContainer } from './pod-fixtures.js';
 
 type Ctx = CaseContext<CriSubject>;
@@ -227,7 +227,7 @@ export function declareSandboxLifecycleCases(suite: Suite<CriSubject>): void {
       const pod = await runTestPod(ctx);
       const marker = processMarker();
       const container = await startTestContainer(ctx, pod, { command: markedSleeper(marker, { ignoreTerm: true }) });
-      ctx.require(processesWith(marker).length > 0, { ids: [], what: 'the container\'s process is visible on the node', expected: `a process with ${marker}`, got: 'none (is the suite on the runtime\'s node, in its PID namespace?)' });
+      ctx.require((await processesAppear(marker)).length > 0, { ids: [], what: 'the container\'s process is visible on the node', expected: `a process with ${marker}`, got: 'none (is the suite on the runtime\'s node, in its PID namespace?)' });
       const removed = await callRuntime(ctx, 'removePodSandbox', { podSandboxId: pod.id }, { extraMs: 30_000 });
       expectStatus(ctx, removed, 'OK', { what: 'RemovePodSandbox of a ready sandbox with a running container succeeds' });
       const status = await callRuntime(ctx, 'containerStatus', { containerId: container.id, verbose: false });

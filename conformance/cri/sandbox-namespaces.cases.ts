@@ -3,7 +3,7 @@ import { NamespaceMode } from '../../specs/cri/index.js';
 import type { CaseContext, Suite } from '../framework/index.js';
 import { sandboxStatus } from './cri-observe.js';
 import type { CriSubject } from './cri-subject.js';
-import { markedSleeper, processesWith, processMarker } from './node-processes.js';
+import { markedSleeper, processesAppear, processMarker } from './node-processes.js';
 import { ownNamespace } from './node-network.js';
 import { runTestPod, shellOutput, startTestContainer } from './pod-fixtures.js';
 
@@ -85,7 +85,7 @@ export function declareSandboxNamespaceCases(suite: Suite<CriSubject>): void {
       const pod = await runTestPod(ctx);
       const marker = processMarker();
       await startTestContainer(ctx, pod, { command: markedSleeper(marker) });
-      const [pid] = processesWith(marker);
+      const [pid] = await processesAppear(marker);
       ctx.require(pid !== undefined, { ids: [], what: "the container's process is visible on the node", expected: `a process with ${marker}`, got: 'none (is the suite on the runtime\'s node?)' });
       const lines = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
       const parent = ctx.subject.run.cgroupParent;
