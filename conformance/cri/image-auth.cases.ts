@@ -36,6 +36,23 @@ async function imageBehindAuth(ctx: Ctx): Promise<PushedImage> {
   return pushCaseImage(ctx, { registry: registry.host, credentials: testRegistryCredentials });
 }
 
+/** Error messages that say the registry was never reached (Go's net errors, Node's errno names). */
+const unreachable = /ECONNREFUSED|connection refused|no route to host|network is unreachable|EHOSTUNREACH|ENETUNREACH/i;
+
+/**
+ * Pulls without credentials, which must fail; when it fails because the
+ * runtime cannot reach the registry at all (an isolated node relays only the
+ * run's own registry), the case is skipped: the environment, not the rule,
+ * decided the outcome.
+ */
+async function anonymousPull(ctx: Ctx, reference: string): Promise<Awaited<ReturnType<typeof pullImageOutcome>>> {
+  const anonymous = await pullImageOutcome(ctx, reference);
+  if (!anonymous.ok && unreachable.test(anonymous.error.message)) {
+    ctx.skip(`the runtime cannot reach the registry the suite started on this machine's loopback (${anonymous.error.message}); give the runtime access to it`);
+  }
+  return anonymous;
+}
+
 /** Declares the registry authentication cases (specs/cri/SPEC.md, CRI-IMAGE-024 to 026). */
 export function declareImageAuthCases(suite: Suite<CriSubject>): void {
   suite.declare({
@@ -45,7 +62,7 @@ export function declareImageAuthCases(suite: Suite<CriSubject>): void {
     async run(ctx: Ctx) {
       const pushed = await imageBehindAuth(ctx);
       const reference = pushed.tagged[0] ?? '';
-      const anonymous = await pullImageOutcome(ctx, reference);
+      const anonymous = await anonymousPull(ctx, reference);
       ctx.check(!anonymous.ok, { ids: ['CRI-IMAGE-026'], what: 'PullImage without credentials fails', expected: 'an error', got: describeOutcome(anonymous) });
       const wrong = await pullImageOutcome(ctx, reference, { auth: authConfig({ username: testRegistryCredentials.user, password: 'not-the-password' }) });
       ctx.check(!wrong.ok, { ids: ['CRI-IMAGE-026'], what: 'PullImage with a wrong password fails', expected: 'an error', got: describeOutcome(wrong) });
@@ -76,6 +93,7 @@ export function declareImageAuthCases(suite: Suite<CriSubject>): void {
     timeoutMs: 90_000,
     async run(ctx: Ctx) {
       const pushed = await imageBehindAuth(ctx);
+      await anonymousPull(ctx, pushed.tagged[0] ?? '');
       const encoded = Buffer.from(`${testRegistryCredentials.user}:${testRegistryCredentials.password}`).toString('base64');
       const pulled = await pullImageOutcome(ctx, pushed.tagged[0] ?? '', { auth: authConfig({ auth: encoded }) });
       requireOk(ctx, pulled, { what: 'PullImage with auth = base64(user:password) and no username or password succeeds' });
