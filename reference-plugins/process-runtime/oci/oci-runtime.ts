@@ -165,9 +165,20 @@ export class OciRuntime {
     }
   }
 
-  /** Applies new cgroup limits to a running container (`<runtime> update --resources -`). */
+  /**
+   * Applies new cgroup limits to a running container (`<runtime> update
+   * --resources FILE`). A file, not stdin: crun opens /dev/stdin, which
+   * fails on the socket Node gives a child for its stdin.
+   */
   async update(id: string, resources: OciLinuxResources): Promise<void> {
-    await this.#run(['update', '--resources', '-', id], JSON.stringify(resources));
+    await fs.mkdir(this.stateRoot, { recursive: true, mode: 0o700 });
+    const file = path.join(this.stateRoot, `update-${randomBytes(8).toString('hex')}.json`);
+    await fs.writeFile(file, JSON.stringify(resources), { mode: 0o600 });
+    try {
+      await this.#run(['update', '--resources', file, id]);
+    } finally {
+      await fs.rm(file, { force: true });
+    }
   }
 
   #resolved: Promise<string> | undefined;
@@ -178,9 +189,9 @@ export class OciRuntime {
     return this.#resolved;
   }
 
-  async #run(args: string[], input?: string): Promise<{ stdout: Buffer }> {
+  async #run(args: string[]): Promise<{ stdout: Buffer }> {
     const argv = [await this.#binaryPath(), '--root', this.stateRoot, ...args];
-    return runCommand(argv, input);
+    return runCommand(argv);
   }
 }
 
@@ -199,20 +210,19 @@ async function resolveBinary(binary: string): Promise<string> {
   throw new OciRuntimeError({ argv: [binary], exitCode: null, stderr: `${binary} not found in ${commandPath}` });
 }
 
-function runCommand(argv: string[], input?: string): Promise<{ stdout: Buffer }> {
+function runCommand(argv: string[]): Promise<{ stdout: Buffer }> {
   const [file, ...args] = argv as [string, ...string[]];
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: { PATH: commandPath, LC_ALL: 'C' } });
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: commandPath, LC_ALL: 'C' } });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
-    child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.once('error', (error) => reject(new OciRuntimeError({ argv, exitCode: null, stderr: error.message, cause: error })));
     child.once('close', (exitCode) => {
       if (exitCode === 0) resolve({ stdout: Buffer.concat(stdout) });
       else reject(new OciRuntimeError({ argv, exitCode, stderr: Buffer.concat(stderr).toString('utf8') }));
     });
-    if (input !== undefined) child.stdin?.end(input);
   });
 }
 
