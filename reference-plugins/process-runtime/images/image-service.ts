@@ -26,6 +26,12 @@ export interface ImageServiceOptions {
   containerFilesystems?: () => Promise<FilesystemUsage[]>;
   /** Errors that reached the boundary without a status of their own (answered INTERNAL). */
   onInternalError?: InternalErrorListener;
+  /**
+   * Runtime handlers the runtime has besides the default (`''`, always
+   * accepted); PullImage naming another is refused with INVALID_ARGUMENT.
+   * @see CRI-IMAGE-030
+   */
+  runtimeHandlers?: () => readonly string[];
 }
 
 // Registry failures as gRPC statuses. containerd 1.6 answers every pull failure with UNKNOWN (a plain Go
@@ -117,6 +123,10 @@ export function createImageServiceHandlers(store: ImageStore, options: ImageServ
       return { image: criImageOf(image), info };
     }),
     pullImage: mapped('image.image', async (request) => {
+      const handler = request.image?.runtimeHandler ?? '';
+      if (handler !== '' && !(options.runtimeHandlers?.() ?? []).includes(handler)) {
+        throw new GrpcStatusError({ code: 'INVALID_ARGUMENT', message: `image.runtime_handler: no runtime handler ${JSON.stringify(handler)}` });
+      }
       const image = await store.pull(requireImage(request.image?.image, 'image.image'), registryAuthOf(request.auth));
       return { imageRef: image.id };
     }),

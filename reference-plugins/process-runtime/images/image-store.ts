@@ -301,11 +301,11 @@ export class ImageStore {
     return record === undefined ? undefined : this.#storedImageOf(record.record);
   }
 
-  #findRecord(reference: string): { record: ImageRecord; by: 'id' | 'tag' | 'digest'; repoTag?: string; repoDigest?: string } | undefined {
+  #findRecord(reference: string): { record: ImageRecord } | undefined {
     const idMatch = /^(?:sha256:)?([a-f0-9]{64})$/.exec(reference);
     if (idMatch !== null) {
       const record = this.#records.get(`sha256:${idMatch[1]!}`);
-      if (record !== undefined) return { record, by: 'id' };
+      if (record !== undefined) return { record };
     }
     let parsed: ImageReference | undefined;
     let parseError: unknown;
@@ -318,23 +318,23 @@ export class ImageStore {
       if (parsed.digest !== undefined) {
         const repoDigest = repoDigestOf(parsed, parsed.digest);
         for (const record of this.#records.values()) {
-          if (record.repoDigests.includes(repoDigest)) return { record, by: 'digest', repoDigest };
+          if (record.repoDigests.includes(repoDigest)) return { record };
         }
         for (const record of this.#records.values()) {
           const sameRepository = [...record.repoTags, ...record.repoDigests].some((ref) => ref.startsWith(`${parsed.name}:`) || ref.startsWith(`${parsed.name}@`));
-          if (sameRepository && record.manifestDigests.includes(parsed.digest)) return { record, by: 'digest' };
+          if (sameRepository && record.manifestDigests.includes(parsed.digest)) return { record };
         }
       } else {
         const repoTag = repoTagOf(parsed)!;
         for (const record of this.#records.values()) {
-          if (record.repoTags.includes(repoTag)) return { record, by: 'tag', repoTag };
+          if (record.repoTags.includes(repoTag)) return { record };
         }
       }
     }
     const prefix = /^(?:sha256:)?([a-f0-9]{1,64})$/.exec(reference);
     if (prefix !== null) {
       const matches = [...this.#records.values()].filter((record) => hexOfDigest(record.id).startsWith(prefix[1]!));
-      if (matches.length === 1) return { record: matches[0]!, by: 'id' };
+      if (matches.length === 1) return { record: matches[0]! };
       return undefined;
     }
     if (parseError !== undefined) throw parseError;
@@ -354,23 +354,20 @@ export class ImageStore {
   }
 
   /**
-   * Removes an image by ID, tag or `name@digest`. By a tag while the image
-   * has other tags, only that tag goes (as docker does); otherwise the image
-   * goes, and with it every blob and layer folder no other image uses and no
-   * container has mounted. Idempotent: an unknown reference is no error.
+   * Removes an image by ID, tag or `name@digest`, with all its tags and
+   * digests (CRI RemoveImage: "removing the image by a single tag will remove
+   * all of its tags"; docker's untag-only `rmi` is not the CRI's), and every
+   * blob and layer folder no other image uses and no container has mounted.
+   * Idempotent: an unknown reference is no error.
+   *
+   * @see CRI-IMAGE-016, CRI-IMAGE-017, CRI-IMAGE-018, CRI-IMAGE-019, CRI-IMAGE-020
    */
   async remove(reference: string): Promise<void> {
     await this.#lock.run(async () => {
       const found = this.#findRecord(reference);
       if (found === undefined) return;
-      const { record } = found;
-      if (found.by === 'tag' && found.repoTag !== undefined && record.repoTags.length > 1) {
-        record.repoTags = record.repoTags.filter((tag) => tag !== found.repoTag);
-        await this.#content.writeRecord(record);
-        return;
-      }
-      await this.#content.removeRecord(record.id);
-      this.#records.delete(record.id);
+      await this.#content.removeRecord(found.record.id);
+      this.#records.delete(found.record.id);
       await this.#collectGarbage();
     });
   }

@@ -108,6 +108,7 @@ if (skipWithoutRegistry !== false) {
     ['PullImage with an invalid reference', () => callUnary(c(), c().pullImage, { image: spec('Busybox'), auth: undefined, sandboxConfig: undefined }), 'INVALID_ARGUMENT'],
     ['PullImage of a tag the registry lacks', () => callUnary(c(), c().pullImage, { image: spec(`${images().busybox.repository}:absent`), auth: undefined, sandboxConfig: undefined }), 'NOT_FOUND'],
     ['PullImage from a registry that is not there', () => callUnary(c(), c().pullImage, { image: spec('127.0.0.1:1/app:1'), auth: undefined, sandboxConfig: undefined }), 'UNAVAILABLE'],
+    ['PullImage for a runtime handler the runtime lacks', () => callUnary(c(), c().pullImage, { image: { ...spec(images().busybox.reference), runtimeHandler: 'no-such-handler' }, auth: undefined, sandboxConfig: undefined }), 'INVALID_ARGUMENT'],
     ['ImageStatus with an empty image', () => callUnary(c(), c().imageStatus, { image: spec(''), verbose: false }), 'INVALID_ARGUMENT'],
     ['ImageStatus with an invalid reference', () => callUnary(c(), c().imageStatus, { image: spec('bad ref'), verbose: false }), 'INVALID_ARGUMENT'],
     ['RemoveImage with an empty image', () => callUnary(c(), c().removeImage, { image: undefined }), 'INVALID_ARGUMENT'],

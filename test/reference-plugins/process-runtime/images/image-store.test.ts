@@ -88,7 +88,7 @@ if (skipWithoutRegistry !== false) {
     t.not(a.layerDirs[1], b.layerDirs[1]);
   });
 
-  t.test('removing by a tag while other tags remain only untags; by id removes the image and layers nobody else uses', async (t) => {
+  t.test('removing by tag or id removes the image and the layers nobody else uses', async (t) => {
     const { store } = await openTestStore(t);
     const busybox = await store.pull(images().busybox.reference);
     const alt = await store.pull(images().busyboxAlt.reference);
@@ -114,13 +114,32 @@ if (skipWithoutRegistry !== false) {
     t.same((await store.find(one.id))?.repoTags, [], 'the old image lost the tag');
     t.equal((await store.find(one.id))?.repoDigests.length, 1, 'and keeps its digest');
     t.same((await store.find(two.id))?.repoTags, [`${registryHost}/${repository}:tag`]);
-    // Another tag on the same image, then removing one tag only untags.
-    await pushImage(target, buildTestImage({ name: 'moving two' }), 'second');
-    await store.pull(`${registryHost}/${repository}:second`);
-    await store.remove(`${registryHost}/${repository}:tag`);
-    t.same((await store.find(two.id))?.repoTags, [`${registryHost}/${repository}:second`], 'only the tag went');
-    await store.remove(`${registryHost}/${repository}@${(await store.find(two.id))!.repoDigests[0]!.split('@')[1]!}`);
-    t.equal(await store.find(two.id), undefined, 'removing by digest removes the image');
+    await store.remove(`${registryHost}/${repository}@${(await store.find(one.id))!.repoDigests[0]!.split('@')[1]!}`);
+    t.equal(await store.find(one.id), undefined, 'removing by digest removes the image');
+  });
+
+  t.test('an image with two tags gets both; removing it by one tag removes it with every name (CRI-IMAGE-019)', async (t) => {
+    const { store } = await openTestStore(t);
+    const repository = 'kubeplug-test/two-tags';
+    const target = { registryHost, repository };
+    const built = buildTestImage({ name: 'two tags' });
+    await pushImage(target, built, 'first');
+    await pushImage(target, built, 'second');
+    await store.pull(`${registryHost}/${repository}:first`);
+    const image = await store.pull(`${registryHost}/${repository}:second`);
+    t.same(image.repoTags.sort(), [`${registryHost}/${repository}:first`, `${registryHost}/${repository}:second`]);
+    t.equal(image.repoDigests.length, 1, 'one manifest, one digest');
+    await store.remove(`${registryHost}/${repository}:first`);
+    t.equal(await store.find(image.id), undefined);
+    t.equal(await store.find(`${registryHost}/${repository}:second`), undefined);
+  });
+
+  t.test('a pull by digest adds no tag (CRI-IMAGE-011)', async (t) => {
+    const { store } = await openTestStore(t);
+    const image = await store.pull(images().busybox.digestReference);
+    t.same(image.repoTags, []);
+    t.same(image.repoDigests, [images().busybox.digestReference]);
+    t.equal((await store.pull(images().busybox.reference)).id, image.id, 'the same id by tag (CRI-IMAGE-003)');
   });
 
   t.test('removing an image while another pull needs its layers leaves that pull whole', async (t) => {
