@@ -270,8 +270,8 @@ static int read_pid_file(const char *file) {
 }
 
 /* Runs `<runtime> create`; returns the runtime's wait status, its output kept in `output`. */
-static int run_create(const struct options *o, int out_write, int err_write, struct stream *out, struct stream *err,
-                      char *output, size_t *output_used) {
+static int run_create(const struct options *o, int signal_fd, int out_write, int err_write, struct stream *out,
+                      struct stream *err, char *output, size_t *output_used) {
   pid_t child = fork();
   if (child < 0) return -1;
   if (child == 0) {
@@ -292,8 +292,14 @@ static int run_create(const struct options *o, int out_write, int err_write, str
   for (;;) {
     pid_t done = waitpid(child, &status, WNOHANG);
     if (done == child) break;
-    struct pollfd fds[2] = {{.fd = out->fd, .events = POLLIN}, {.fd = err->fd, .events = POLLIN}};
-    if (poll(fds, 2, 20) <= 0) continue;
+    /* SIGCHLD (on the signalfd) wakes this poll when the runtime exits; the timeout is a safety net. */
+    struct pollfd fds[3] = {{.fd = out->fd, .events = POLLIN}, {.fd = err->fd, .events = POLLIN}, {.fd = signal_fd, .events = POLLIN}};
+    if (poll(fds, 3, 1000) <= 0) continue;
+    if (fds[2].revents & POLLIN) {
+      struct signalfd_siginfo info;
+      while (read(signal_fd, &info, sizeof info) == (ssize_t)sizeof info) {
+      }
+    }
     for (int i = 0; i < 2; i++) {
       if (!(fds[i].revents & (POLLIN | POLLHUP))) continue;
       char buffer[4096];
@@ -391,7 +397,7 @@ int main(int argc, char **argv) {
 
   static char runtime_output[MAX_RUNTIME_OUTPUT + 1];
   size_t runtime_output_used = 0;
-  int status = run_create(&o, out_pipe[1], err_pipe[1], &out, &err, runtime_output, &runtime_output_used);
+  int status = run_create(&o, signal_fd, out_pipe[1], err_pipe[1], &out, &err, runtime_output, &runtime_output_used);
   /* Only the container keeps the write ends now, so the pipes end when it does. */
   close(out_pipe[1]);
   close(err_pipe[1]);

@@ -91,3 +91,22 @@ t.test('a create that the runtime refuses rejects with its message and leaves no
   t.type(error, OciRuntimeError, 'create rejects with OciRuntimeError');
   t.match((error as OciRuntimeError).message, /no such file|not found/i, 'the message is the runtime\'s');
 });
+
+t.test('create, start and exit of `true` through the shim, timed', { skip }, async (t) => {
+  const env = newTestRuntime(t);
+  const sandbox = await startTestSandbox(t, env);
+  const times: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const started = process.hrtime.bigint();
+    const container = await runTestContainer(t, env, sandbox, { command: ['true'], start: false });
+    const created = process.hrtime.bigint();
+    await env.runtime.start(container.id);
+    t.equal((await waitForExit(container)).exitCode, 0);
+    const exited = process.hrtime.bigint();
+    await env.runtime.delete(container.id);
+    const deleted = process.hrtime.bigint();
+    const ms = (from: bigint, to: bigint): string => (Number(to - from) / 1e6).toFixed(1);
+    times.push(`create ${ms(started, created)} (incl. overlay mount) + start→exit ${ms(created, exited)} + delete ${ms(exited, deleted)} ms`);
+  }
+  t.comment(times.join('\n'));
+});
