@@ -11,6 +11,7 @@ import {
   podConfig,
   runtimeClient,
   startRuntime,
+  type TestLike,
   type TestNode,
 } from './fixtures/runtime-harness.js';
 import type { RuntimeServiceClient } from '../../../../specs/cri/index.js';
@@ -18,7 +19,7 @@ import type { RuntimeServiceClient } from '../../../../specs/cri/index.js';
 const missing = missingPrerequisites();
 if (missing !== undefined) t.plan(0, missing);
 
-async function setUp(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+async function setUp(t: TestLike) {
   const node = await createTestNode(t);
   await startRuntime(t, node);
   const client = await runtimeClient(t, node);
