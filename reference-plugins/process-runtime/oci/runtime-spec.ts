@@ -202,7 +202,8 @@ export function buildSandboxSpec(input: SandboxSpecInput): OciSpec {
   }
   if (input.namespaces.ipc !== 'node') namespaces.push({ type: 'ipc' });
   if (input.namespaces.pid !== 'node') namespaces.push({ type: 'pid' });
-  const capabilities = containerCapabilities({});
+  // The pause process only waits and reaps: it needs no capability at all.
+  const capabilities = containerCapabilities({ drop: ['ALL'] });
   const spec: OciSpec = {
     ociVersion,
     process: {

@@ -181,6 +181,7 @@ t.test('sandbox spec: /pause read-only, hostname, namespaces by the pod\'s optio
   t.same(spec.root, { path: '/pause-root', readonly: true });
   t.equal(spec.hostname, 'pod-a');
   t.equal(spec.process.oomScoreAdj, -998);
+  t.same(spec.process.capabilities?.bounding, [], 'the pause process has no capability');
   t.same(spec.linux.namespaces, [{ type: 'mount' }, { type: 'network', path: '/run/netns/x' }, { type: 'uts' }, { type: 'ipc' }, { type: 'pid' }]);
   const host = buildSandboxSpec({ pauseRootfs: '/p', hostname: 'h', namespaces: { network: 'node', pid: 'node', ipc: 'node' }, cgroupsPath: '/k/s' });
   t.same(host.linux.namespaces, [{ type: 'mount' }], 'host network, PID and IPC');
