@@ -2,8 +2,9 @@ import fs from 'node:fs/promises';
 
 /**
  * How a container's init ended, as kubeplug-shim records it in the exit file:
- * `{"exitCode":N,"signal":S,"pid":P,"finishedAtNs":"T"}` (one line, written
- * atomically). exitCode is 128 + signal for a signalled init, as containerd reports.
+ * `{"exitCode":N,"signal":S,"pid":P,"finishedAtNs":"T","oomKills":K}` (one
+ * line, written atomically). exitCode is 128 + signal for a signalled init, as
+ * containerd reports.
  */
 export interface ExitRecord {
   exitCode: number;
@@ -13,6 +14,12 @@ export interface ExitRecord {
   pid?: number;
   /** When the shim reaped the init, in nanoseconds since the Unix epoch. */
   finishedAtNs: bigint;
+  /**
+   * The OOM-kill count of the init's memory cgroup when the init had ended
+   * (absent when the shim could not read it): above zero, the OOM killer
+   * struck in this container (CRI reason OOMKilled).
+   */
+  oomKills?: number;
 }
 
 /** Reads the exit file the shim wrote; undefined while it does not exist (the container has not ended). */
@@ -32,12 +39,13 @@ export function parseExitRecord(text: string, file = 'exit record'): ExitRecord 
   const value: unknown = JSON.parse(text);
   if (typeof value !== 'object' || value === null) throw new Error(`${file}: not an exit record`);
   const record = value as Record<string, unknown>;
-  const { exitCode, signal, pid, finishedAtNs } = record;
+  const { exitCode, signal, pid, finishedAtNs, oomKills } = record;
   if (typeof exitCode !== 'number' || typeof finishedAtNs !== 'string' || !/^\d+$/.test(finishedAtNs)) {
     throw new Error(`${file}: not an exit record`);
   }
   const parsed: ExitRecord = { exitCode, finishedAtNs: BigInt(finishedAtNs) };
   if (typeof signal === 'number' && signal > 0) parsed.signal = signal;
   if (typeof pid === 'number') parsed.pid = pid;
+  if (typeof oomKills === 'number') parsed.oomKills = oomKills;
   return parsed;
 }

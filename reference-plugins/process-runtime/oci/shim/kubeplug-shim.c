@@ -13,7 +13,7 @@
  * (`<RFC3339Nano> <stdout|stderr> <F|P> <text>\n`), reopens the log on
  * SIGUSR1, reaps the container's init (reparented to it when the runtime
  * exits) and any other orphan, drains the pipes, writes the exit record
- * atomically ({"exitCode":N,"signal":S,"pid":P,"finishedAtNs":"T"}) and exits.
+ * atomically ({"exitCode":N,"signal":S,"pid":P,"finishedAtNs":"T","oomKills":K}) and exits.
  *
  * The layout follows the job containerd's runc shim does
  * (containerd/containerd runtime/v2/runc, v1.6), written for one container
@@ -329,6 +329,60 @@ static int run_create(const struct options *o, int signal_fd, int out_write, int
   return status;
 }
 
+/*
+ * The file that counts OOM kills in the init's memory cgroup, found while the
+ * init lives: memory.oom_control ("oom_kill N") on cgroup v1,
+ * memory.events ("oom_kill N") on v2. Read again after the init exits (the
+ * cgroup stays until the runtime deletes the container), so the exit record
+ * can say whether the OOM killer struck.
+ */
+static void find_oom_file(int pid, char *out, size_t size) {
+  out[0] = '\0';
+  char file[64];
+  snprintf(file, sizeof file, "/proc/%d/cgroup", pid);
+  FILE *cgroups = fopen(file, "re");
+  if (cgroups == NULL) return;
+  char line[PATH_MAX + 64];
+  char unified[PATH_MAX] = "";
+  while (fgets(line, sizeof line, cgroups) != NULL) {
+    line[strcspn(line, "\n")] = '\0';
+    char *controllers = strchr(line, ':');
+    if (controllers == NULL) continue;
+    char *cgroup_path = strchr(controllers + 1, ':');
+    if (cgroup_path == NULL) continue;
+    *cgroup_path++ = '\0';
+    controllers++;
+    if (*controllers == '\0') {
+      snprintf(unified, sizeof unified, "%s", cgroup_path);
+      continue;
+    }
+    for (char *save = NULL, *name = strtok_r(controllers, ",", &save); name != NULL; name = strtok_r(NULL, ",", &save)) {
+      if (strcmp(name, "memory") == 0) {
+        snprintf(out, size, "/sys/fs/cgroup/memory%s/memory.oom_control", cgroup_path);
+        fclose(cgroups);
+        return;
+      }
+    }
+  }
+  fclose(cgroups);
+  if (unified[0] != '\0') snprintf(out, size, "/sys/fs/cgroup%s/memory.events", strcmp(unified, "/") == 0 ? "" : unified);
+}
+
+/* The "oom_kill N" count of that file; -1 when it cannot be read. */
+static long long read_oom_kills(const char *file) {
+  if (file[0] == '\0') return -1;
+  FILE *events = fopen(file, "re");
+  if (events == NULL) return -1;
+  char key[64];
+  long long value;
+  long long found = -1;
+  while (fscanf(events, "%63s %lld", key, &value) == 2) {
+    if (strcmp(key, "oom_kill") == 0) found = value;
+  }
+  fclose(events);
+  return found;
+}
+
 int main(int argc, char **argv) {
   struct options o;
   parse_options(argc, argv, &o);
@@ -415,6 +469,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   open_log(o.log_path);
+  static char oom_file[PATH_MAX + 64];
+  find_oom_file(init_pid, oom_file, sizeof oom_file);
   report_status(&o.status_fd, "ok %d", init_pid);
 
   int init_status = 0;
@@ -463,9 +519,14 @@ int main(int argc, char **argv) {
     signal_number = WTERMSIG(init_status);
     exit_code = 128 + signal_number; /* as containerd reports a signalled init */
   }
+  long long oom_kills = read_oom_kills(oom_file);
   char record[256];
-  snprintf(record, sizeof record, "{\"exitCode\":%d,\"signal\":%d,\"pid\":%d,\"finishedAtNs\":\"%lld\"}\n", exit_code,
-           signal_number, init_pid, finished_ns);
+  if (oom_kills >= 0)
+    snprintf(record, sizeof record, "{\"exitCode\":%d,\"signal\":%d,\"pid\":%d,\"finishedAtNs\":\"%lld\",\"oomKills\":%lld}\n",
+             exit_code, signal_number, init_pid, finished_ns, oom_kills);
+  else
+    snprintf(record, sizeof record, "{\"exitCode\":%d,\"signal\":%d,\"pid\":%d,\"finishedAtNs\":\"%lld\"}\n", exit_code,
+             signal_number, init_pid, finished_ns);
   if (write_file_atomically(o.exit_file, record) != 0) return 1;
   unlink(o.shim_pid_file);
   return 0;

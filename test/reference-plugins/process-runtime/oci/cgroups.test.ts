@@ -74,6 +74,7 @@ t.test('a container past its memory limit is OOM-killed: exit 137 and an OOM kil
   });
   const exit = await waitForExit(container, 30_000);
   t.equal(exit.exitCode, 137, 'killed by SIGKILL');
+  t.ok((exit.oomKills ?? 0) >= 1, `the exit record counts the OOM kill (${exit.oomKills})`);
   const stats = await readCgroupStats(container.cgroupsPath);
   t.ok(stats !== undefined && stats.oomKills >= 1n, `oom_kill count ${stats?.oomKills}`);
 });

@@ -18,6 +18,7 @@ t.test('a created container waits in state "created" and runs when started, writ
   const exit = await waitForExit(container);
   t.equal(exit.exitCode, 0, 'exit code 0');
   t.equal(exit.signal, undefined, 'no signal');
+  t.equal(exit.oomKills, 0, 'no OOM kill');
   t.ok(exit.finishedAtNs > BigInt(Date.now() - 60_000) * 1_000_000n, 'finishedAtNs is a recent epoch time in ns');
   const records = readCriLog(container.logPath);
   t.same(
