@@ -167,17 +167,18 @@ export class RegistryClient {
 
   async #get(reference: ImageReference, suffix: string, headers: Record<string, string>, auth: RegistryAuth | undefined): Promise<HttpResponse> {
     const endpoints = this.endpointsOf(reference.domain);
-    let lastError: unknown;
+    const errors: unknown[] = [];
     for (const endpoint of endpoints) {
       try {
         return await this.#getFrom(endpoint, reference, suffix, headers, auth);
       } catch (error) {
         // A mirror that fails is skipped, as containerd's resolver moves on to the next host.
-        lastError = error;
         if (error instanceof RegistryError && error.kind === 'digest-mismatch') throw error;
+        errors.push(error);
       }
     }
-    throw lastError;
+    // An answer (404, 401…) says more than a host we could not reach: report the first one.
+    throw errors.find((error) => !(error instanceof RegistryError && error.kind === 'unreachable')) ?? errors[errors.length - 1];
   }
 
   async #getFrom(endpoint: string, reference: ImageReference, suffix: string, headers: Record<string, string>, auth: RegistryAuth | undefined): Promise<HttpResponse> {

@@ -226,6 +226,13 @@ t.test('a mirror is asked first, and the registry itself when the mirror fails',
   t.ok(brokenMirror.isDone() && upstream.isDone());
 });
 
+t.test('when the mirror answers 404 and the registry is unreachable, the 404 is reported', async (t) => {
+  nock('http://mirror.test').get('/v2/team/app/manifests/1').reply(404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] });
+  const client = new RegistryClient({ registryMirrors: { 'reg.test': 'http://mirror.test' } });
+  nock('https://reg.test').get('/v2/team/app/manifests/1').replyWithError('connect ECONNREFUSED');
+  await t.rejects(client.fetchManifest(reference, '1'), { kind: 'not-found', message: /http:\/\/mirror\.test\/v2\/team\/app\/manifests\/1: HTTP 404/ });
+});
+
 t.test('insecure registries and loopback hosts are reached over http, others over https', async (t) => {
   const client = new RegistryClient({ insecureRegistries: ['reg.test:5000'] });
   t.same(client.endpointsOf('reg.test:5000'), ['http://reg.test:5000']);
