@@ -9,11 +9,20 @@ import { declareContainerProcessCases } from './container-process.cases.js';
 import { declareContainerResourceCases } from './container-resources.cases.js';
 import { declareContainerSecurityCases } from './container-security.cases.js';
 import { declareContainerStopCases } from './container-stop.cases.js';
+import { declareEventCases } from './event.cases.js';
+import { declareExecCases } from './exec.cases.js';
+import { declareImageAuthCases } from './image-auth.cases.js';
+import { declareImageCases } from './image.cases.js';
+import { declareLogCases } from './log.cases.js';
 import { declareRuntimeCases } from './runtime.cases.js';
 import { declareSandboxLifecycleCases } from './sandbox-lifecycle.cases.js';
 import { declareSandboxListCases } from './sandbox-list.cases.js';
 import { declareSandboxNamespaceCases } from './sandbox-namespaces.cases.js';
 import { declareSandboxNetworkCases } from './sandbox-network.cases.js';
+import { declareStatsListCases } from './stats-lists.cases.js';
+import { declareMetricsCases } from './stats-metrics.cases.js';
+import { declareSandboxStatsCases } from './stats-sandbox.cases.js';
+import { declareStatsCases } from './stats.cases.js';
 
 export { connectCriSubject, criApiVersionName, type CriSubject, type ConnectCriOptions } from './cri-subject.js';
 export { loadCriRunSettings, CriRunConfigError, type CriRun, type CriRunSettings } from './run-config.js';
@@ -33,6 +42,15 @@ export function createCriSuite(): Suite<CriSubject> {
   declareContainerSecurityCases(suite);
   declareContainerMountCases(suite);
   declareContainerResourceCases(suite);
+  declareExecCases(suite);
+  declareLogCases(suite);
+  declareStatsCases(suite);
+  declareSandboxStatsCases(suite);
+  declareStatsListCases(suite);
+  declareMetricsCases(suite);
+  declareEventCases(suite);
+  declareImageCases(suite);
+  declareImageAuthCases(suite);
   declareConcurrencyCases(suite);
   return suite;
 }
