@@ -68,6 +68,9 @@ const mib = (kib) => `${(kib / 1024).toFixed(1)} MiB`;
 const deadline = (seconds) => ({ deadline: new Date(Date.now() + seconds * 1000) });
 const call = (client, method, request, seconds = 60) => cri.callUnary(client, method, request, deadline(seconds));
 
+// What the kubelet asks for a pod without shareProcessNamespace: one PID namespace per container, network and IPC shared.
+const kubeletNamespaces = { network: cri.NamespaceMode.POD, pid: cri.NamespaceMode.CONTAINER, ipc: cri.NamespaceMode.POD };
+
 const steps = ['runPodSandbox', 'pullImage', 'createContainer', 'startContainer', 'stopContainer', 'removeContainer', 'stopPodSandbox', 'removePodSandbox'];
 
 /** What one measured runtime needs: its clients, a cgroup parent, and where its numbers go. */
@@ -80,12 +83,17 @@ function podConfig(subject, name) {
   return cri.PodSandboxConfig.fromPartial({
     metadata: { name: `${name}-${subject.pods}`, uid: randomUUID(), namespace: 'kubeplug-bench', attempt: 0 },
     hostname: `${name}-${subject.pods}`.slice(0, 63),
-    linux: { cgroupParent: subject.cgroupParent },
+    linux: { cgroupParent: subject.cgroupParent, securityContext: { namespaceOptions: kubeletNamespaces } },
   });
 }
 
 function containerConfig(image) {
-  return cri.ContainerConfig.fromPartial({ metadata: { name: 'bench', attempt: 0 }, image: { image }, command: [...peers.sleepUntilTermCommand] });
+  return cri.ContainerConfig.fromPartial({
+    metadata: { name: 'bench', attempt: 0 },
+    image: { image },
+    command: [...peers.sleepUntilTermCommand],
+    linux: { securityContext: { namespaceOptions: kubeletNamespaces } },
+  });
 }
 
 /** One whole pod lifecycle; records each step and the total in ms. */
