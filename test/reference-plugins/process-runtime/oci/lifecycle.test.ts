@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import t from 'tap';
 import { OciRuntimeError } from '../../../../reference-plugins/process-runtime/oci/oci-runtime-error.js';
-import { newTestRuntime, readCriLog, runTestContainer, skipReason, startTestSandbox, waitForExit } from './oci-fixture.js';
+import { newTestRuntime, readCriLog, runTestContainer, skipReason, startTestSandbox, waitForExit, waitUntil } from './oci-fixture.js';
 
 const skip = skipReason;
 
@@ -110,4 +110,30 @@ t.test('create, start and exit of `true` through the shim, timed', { skip }, asy
     times.push(`create ${ms(started, created)} (incl. overlay mount) + start→exit ${ms(created, exited)} + delete ${ms(exited, deleted)} ms`);
   }
   t.comment(times.join('\n'));
+});
+
+t.test('eight containers created and run at once each get their own pid, log and exit record', { skip }, async (t) => {
+  const env = newTestRuntime(t);
+  const sandbox = await startTestSandbox(t, env);
+  const containers = await Promise.all(
+    Array.from({ length: 8 }, (_, index) => runTestContainer(t, env, sandbox, { command: ['sh', '-c', `echo container ${index}; exit ${index}`] })),
+  );
+  t.equal(new Set(containers.map((container) => container.pid)).size, 8, 'eight distinct init pids');
+  const exits = await Promise.all(containers.map((container) => waitForExit(container)));
+  t.same(exits.map((exit) => exit.exitCode), [0, 1, 2, 3, 4, 5, 6, 7], 'each its own exit code');
+  t.same(containers.map((container) => readCriLog(container.logPath).map(({ text }) => text)), containers.map((_, index) => [`container ${index}`]), 'each its own log');
+});
+
+t.test('kill with all signals every process of a container that shares the pod\'s PID namespace', { skip }, async (t) => {
+  const env = newTestRuntime(t);
+  const sandbox = await startTestSandbox(t, env);
+  // The init traps TERM and stays; its background child would outlive it in a shared PID namespace.
+  const container = await runTestContainer(t, env, sandbox, { command: ['sh', '-c', 'trap "" TERM; sleep 1000 & echo $!; wait'] });
+  await waitUntil('the child\'s pid is logged', () => readCriLog(container.logPath).length > 0);
+  await env.runtime.kill(container.id, 'KILL', true);
+  t.equal((await waitForExit(container)).exitCode, 137, 'the init was killed');
+  // A killed orphan is the pause process's child until it reaps it, which takes a moment.
+  const children = (): string => fs.readFileSync(`/proc/${sandbox.pid}/task/${sandbox.pid}/children`, 'utf8').trim();
+  await waitUntil('the pause process has no child left', () => children() === '', 2000);
+  t.pass('no process of the container was left to the pause process');
 });
