@@ -386,6 +386,12 @@ static long long read_oom_kills(const char *file) {
 int main(int argc, char **argv) {
   struct options o;
   parse_options(argc, argv, &o);
+  /* Stdio is replaced by /dev/null below: a status fd among 0-2 moves out of the way first. */
+  if (o.status_fd < 3) {
+    int moved = fcntl(o.status_fd, F_DUPFD_CLOEXEC, 3);
+    if (moved < 0) usage();
+    o.status_fd = moved;
+  }
 
   /* Detach: the caller sees the first process exit at once; the grandchild lives in its own session. */
   pid_t first = fork();
