@@ -10,7 +10,8 @@
 // measured in the same run, call by call interleaved; ratios ours/containerd
 // are printed against the targets. `--peer-endpoint unix:///…` measures a
 // running peer instead of starting containerd (`--peer-pid` for its memory).
-// Needs root and a build (`npm run bench -- cri` builds first).
+// `--oci-runtime crun` runs ours on crun (containerd stays on runc). Needs
+// root and a build (`npm run bench -- cri` builds first).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,6 +35,7 @@ const iterations = Number(valueOf('--iterations') ?? process.env.BENCH_RUNS ?? 3
 const warmup = Number(valueOf('--warmup') ?? 3);
 const execRuns = Number(valueOf('--exec-iterations') ?? iterations * 3);
 const podCount = Number(valueOf('--pods') ?? 100);
+const ociRuntime = valueOf('--oci-runtime');
 const cniChoice = valueOf('--cni') ?? (peers.upstreamCniPlugins() === undefined ? 'kubeplug' : 'upstream');
 const targets = { cycle: 0.5, exec: 1.0 };
 
@@ -53,6 +55,10 @@ for (const [flag, value, minimum] of [['--iterations', iterations, 1], ['--warmu
     console.error(`${flag} must be a whole number ≥ ${minimum}`);
     process.exit(2);
   }
+}
+if (ociRuntime !== undefined && ociRuntime !== 'runc' && ociRuntime !== 'crun') {
+  console.error('--oci-runtime (ours only; containerd always runs runc) is runc or crun');
+  process.exit(2);
 }
 if (cniChoice !== 'kubeplug' && cniChoice !== 'upstream') {
   console.error('--cni is kubeplug or upstream');
@@ -102,7 +108,9 @@ async function cycle(subject, image, record) {
   const times = {};
   const timed = async (step, run) => {
     const started = performance.now();
-    const result = await run();
+    const result = await run().catch((error) => {
+      throw new Error(`${subject.label}: ${step} failed: ${error?.message ?? error}`);
+    });
     times[step] = performance.now() - started;
     return result;
   };
@@ -160,7 +168,7 @@ async function inParallel(items, width, work) {
 const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
 console.log(
   `node ${process.version}, ${os.cpus().length} cores (${cpu}), kernel ${os.release()}, ${iterations} cycles after ${warmup} warm-up, ${execRuns} ExecSync, ${podCount} pods for memory, ` +
-    `CNI ${cniChoice} bridge + host-local, NODE_EXTRA_CA_CERTS ${process.env.NODE_EXTRA_CA_CERTS ? 'set' : 'unset'}`,
+    `CNI ${cniChoice} bridge + host-local, ours on ${ociRuntime ?? 'runc'}, containerd on runc, NODE_EXTRA_CA_CERTS ${process.env.NODE_EXTRA_CA_CERTS ? 'set' : 'unset'}`,
 );
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'kp-cri-bench-'));
@@ -191,7 +199,7 @@ try {
   };
 
   const oursUnavailable = peers.processRuntimeNodeUnavailable();
-  const ours = oursUnavailable === undefined ? await startNode('ours', peers.startProcessRuntimeNode) : (console.log(`ours: not measured, ${oursUnavailable}`), undefined);
+  const ours = oursUnavailable === undefined ? await startNode('ours', (options) => peers.startProcessRuntimeNode({ ...options, ...(ociRuntime === undefined ? {} : { ociRuntime }) })) : (console.log(`ours: not measured, ${oursUnavailable}`), undefined);
   if (ours !== undefined) subjects.push(subjectFor('kubeplug process runtime', ours, ours.cgroupParent, () => ours.memory()));
 
   if (peerEndpoint !== undefined) {
@@ -268,7 +276,7 @@ try {
     console.log('only one runtime measured: no ratios');
   }
 } catch (error) {
-  console.error(`the CRI benchmark failed: ${error?.stack ?? error}`);
+  console.error(`the CRI benchmark failed: ${error?.message ?? error}`);
   exitCode = 1;
 } finally {
   for (const stop of stops.reverse()) {
