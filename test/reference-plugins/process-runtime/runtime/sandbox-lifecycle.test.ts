@@ -64,3 +64,25 @@ t.test('a pod sandbox runs with an IP from CNI, a container in it runs, stops an
   await cri(client, 'removePodSandbox', { podSandboxId });
   await t.rejects(cri(client, 'podSandboxStatus', { podSandboxId, verbose: false }), { code: 'NOT_FOUND' });
 });
+
+t.test('a sandbox whose pause process dies becomes NOTREADY; stop and remove still free everything', async (t) => {
+  const node = await createTestNode(t);
+  await startRuntime(t, node);
+  const client = await runtimeClient(t, node);
+  t.teardown(() => cleanUpRuntime(t, node, client));
+  const { podSandboxId } = await cri(client, 'runPodSandbox', { config: podConfig(node), runtimeHandler: '' });
+  const { info } = await cri(client, 'podSandboxStatus', { podSandboxId, verbose: true });
+  const { pid } = JSON.parse(info['info'] ?? '{}') as { pid: number };
+  t.ok(pid > 0, 'verbose info names the pause pid');
+  process.kill(pid, 'SIGKILL');
+  const deadline = Date.now() + 10_000;
+  let state: PodSandboxState | undefined;
+  while (Date.now() < deadline) {
+    state = (await cri(client, 'podSandboxStatus', { podSandboxId, verbose: false })).status?.state;
+    if (state === PodSandboxState.SANDBOX_NOTREADY) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  t.equal(state, PodSandboxState.SANDBOX_NOTREADY);
+  await cri(client, 'stopPodSandbox', { podSandboxId });
+  await cri(client, 'removePodSandbox', { podSandboxId });
+});
