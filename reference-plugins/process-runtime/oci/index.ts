@@ -24,5 +24,5 @@ export {
 export type {
   ContainerMountInput, ContainerResourcesInput, ContainerSpecInput, ImageProcessConfig, NamespaceMode, PodNamespaces, SandboxSpecInput,
 } from './runtime-spec.js';
-export { readShimPid, reopenShimLog, signalShim, startShim } from './shim-process.js';
+export { isShimRunning, readShimPid, reopenShimLog, signalShim, startShim } from './shim-process.js';
 export type { ShimStartOptions } from './shim-process.js';

@@ -86,7 +86,7 @@ export async function readShimPid(shimPidFile: string): Promise<number | undefin
  * A pid file left by a shim that was killed may name a reused pid, so the
  * process's name is checked first.
  */
-export async function signalShim(shimPidFile: string, signal: NodeJS.Signals): Promise<boolean> {
+export async function signalShim(shimPidFile: string, signal: NodeJS.Signals | 0): Promise<boolean> {
   const pid = await readShimPid(shimPidFile);
   if (pid === undefined) return false;
   try {
@@ -102,6 +102,15 @@ export async function signalShim(shimPidFile: string, signal: NodeJS.Signals): P
     if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
     throw error;
   }
+}
+
+/**
+ * True while the container's shim runs (its pid file names a live
+ * kubeplug-shim). After a restart, a container whose shim is gone and whose
+ * exit file is missing lost its exit status (the shim was killed).
+ */
+export function isShimRunning(shimPidFile: string): Promise<boolean> {
+  return signalShim(shimPidFile, 0);
 }
 
 /**

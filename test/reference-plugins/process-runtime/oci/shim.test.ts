@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import t from 'tap';
 import { shimBinary } from '../../../../reference-plugins/process-runtime/oci/binaries.js';
-import { readShimPid, reopenShimLog } from '../../../../reference-plugins/process-runtime/oci/shim-process.js';
+import { isShimRunning, readShimPid, reopenShimLog } from '../../../../reference-plugins/process-runtime/oci/shim-process.js';
 import {
   cleanup, newTestRuntime, prepareTestContainer, readCriLog, runTestContainer, skipReason, startTestSandbox, waitForExit, waitUntil,
 } from './oci-fixture.js';
@@ -48,9 +49,9 @@ t.test('after the log is renamed, SIGUSR1 makes the shim write to a new file at 
   t.same(numbers, numbers.map((_, index) => index + 1), 'no line is lost or repeated across the two files');
 });
 
-t.test('without a shim, reopenShimLog is a no-op', async (t) => {
+t.test('without a shim, reopenShimLog is a no-op and isShimRunning is false', async (t) => {
   await reopenShimLog('/nonexistent/shim.pid');
-  t.pass();
+  t.equal(await isShimRunning('/nonexistent/shim.pid'), false);
 });
 
 t.test('the shim outlives the process that started it and holds none of its fds', { skip }, async (t) => {
@@ -72,6 +73,7 @@ t.test('the shim outlives the process that started it and holds none of its fds'
   await new Promise((resolve) => parent.once('exit', resolve));
   const shimPid = await readShimPid(files.shimPidFile);
   t.ok(shimPid !== undefined && fs.existsSync(`/proc/${shimPid}`), 'the shim still runs after its parent was SIGKILLed');
+  t.equal(await isShimRunning(files.shimPidFile), true, 'isShimRunning says so');
   const targets = fs.readdirSync(`/proc/${shimPid}/fd`).map((fd) => fs.readlinkSync(`/proc/${shimPid}/fd/${fd}`));
   t.notOk(targets.includes(marker), 'the parent\'s extra fd was closed');
   t.notOk(targets.some((target) => /socket:/.test(target)), 'no socket of the parent');
@@ -82,4 +84,16 @@ t.test('the shim outlives the process that started it and holds none of its fds'
   t.equal((await env.runtime.state(files.id))?.status, 'running');
   await env.runtime.kill(files.id, 'SIGTERM');
   t.equal((await waitForExit(files)).exitCode, 143, 'the shim still records the exit');
+  await waitUntil('the shim has exited', async () => !(await isShimRunning(files.shimPidFile)));
+  t.notOk(fs.existsSync(files.shimPidFile), 'and removes its pid file when it exits');
+});
+
+t.test('a stale shim pid file naming another process is never signalled', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubeplug-shim-pid-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const stale = path.join(dir, 'shim.pid');
+  fs.writeFileSync(stale, `${process.pid}\n`); // this test process: not a kubeplug-shim
+  t.equal(await isShimRunning(stale), false, 'not taken for a running shim');
+  await reopenShimLog(stale);
+  t.pass('SIGUSR1 was not sent (it would have ended this process)');
 });
