@@ -14,9 +14,7 @@ import {
   runTestPod,
   shellOutput,
   startTestContainer,
-  suiteKeyLabel,
   type ContainerOptions,
-  type TestPod,
 } from './pod-fixtures.js';
 import { refusedContainer } from './refused-container.js';
 import { imageUser } from './suite-images.js';
