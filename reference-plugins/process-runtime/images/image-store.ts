@@ -2,7 +2,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ContentStore, hexOfDigest, type ImageConfigSummary, type ImageRecord, type LayerRecord } from './content-store.js';
+import { directoryUsage } from './directory-usage.js';
+import { parseImageConfig } from './image-config.js';
 import { InvalidImageContentError, RegistryError } from './image-errors.js';
+import { PinSet, Semaphore, SerialLock } from './pull-coordination.js';
 import { formatImageReference, parseImageReference, repoDigestOf, repoTagOf, type ImageReference } from './image-reference.js';
 import { chainIdsOf, LayerStore } from './layer-store.js';
 import type { RegistryAuth } from './registry-auth.js';
@@ -12,6 +15,7 @@ import type { Platform } from './platform-match.js';
 
 export type { RegistryAuth } from './registry-auth.js';
 export type { ImageConfigSummary } from './content-store.js';
+export { parseImageConfig } from './image-config.js';
 
 /** Options for {@link ImageStore.open}. */
 export interface ImageStoreOptions {
@@ -50,54 +54,6 @@ export interface StoredImage {
   chainIds: string[];
   /** The image manifest's annotations (addition to the plan's interface). */
   annotations: Record<string, string>;
-}
-
-/** A lock that runs one critical section at a time, in call order. */
-class SerialLock {
-  #tail: Promise<unknown> = Promise.resolve();
-  run<T>(section: () => Promise<T>): Promise<T> {
-    const result = this.#tail.then(section, section);
-    this.#tail = result.catch(() => undefined);
-    return result;
-  }
-}
-
-/** Runs at most `limit` tasks at a time, the rest in call order. */
-class Semaphore {
-  #free: number;
-  readonly #waiting: (() => void)[] = [];
-  constructor(limit: number) {
-    this.#free = limit;
-  }
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.#free > 0) this.#free -= 1;
-    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    try {
-      return await task();
-    } finally {
-      const next = this.#waiting.shift();
-      if (next === undefined) this.#free += 1;
-      else next();
-    }
-  }
-}
-
-/** Counts users of names (blob digests, chain IDs) a pull is about to rely on. */
-class PinSet {
-  readonly #counts = new Map<string, number>();
-  add(names: Iterable<string>): void {
-    for (const name of names) this.#counts.set(name, (this.#counts.get(name) ?? 0) + 1);
-  }
-  release(names: Iterable<string>): void {
-    for (const name of names) {
-      const count = (this.#counts.get(name) ?? 1) - 1;
-      if (count <= 0) this.#counts.delete(name);
-      else this.#counts.set(name, count);
-    }
-  }
-  has(name: string): boolean {
-    return this.#counts.has(name);
-  }
 }
 
 /**
@@ -400,32 +356,8 @@ export class ImageStore {
    * and inodes, in one walk.
    */
   async fsInfo(): Promise<{ mountpoint: string; usedBytes: bigint; inodesUsed: bigint }> {
-    const seen = new Set<string>();
-    let usedBytes = 0n;
-    const stack = [this.#options.root];
-    while (stack.length > 0) {
-      const dir = stack.pop()!;
-      let stat: fs.BigIntStats;
-      try {
-        stat = await fs.promises.lstat(dir, { bigint: true });
-      } catch {
-        continue; // removed while we walked
-      }
-      const key = `${stat.dev}:${stat.ino}`;
-      if (!seen.has(key)) {
-        seen.add(key);
-        usedBytes += stat.blocks * 512n;
-      }
-      if (!stat.isDirectory()) continue;
-      let names: string[];
-      try {
-        names = await fs.promises.readdir(dir);
-      } catch {
-        continue;
-      }
-      for (const name of names) stack.push(path.join(dir, name));
-    }
-    return { mountpoint: this.#options.root, usedBytes, inodesUsed: BigInt(seen.size) };
+    const { usedBytes, inodes } = await directoryUsage(this.#options.root);
+    return { mountpoint: this.#options.root, usedBytes, inodesUsed: inodes };
   }
 
   #storedImageOf(record: ImageRecord): StoredImage {
@@ -449,35 +381,5 @@ export class ImageStore {
 
 function unique(values: readonly string[]): string[] {
   return [...new Set(values)];
-}
-
-/** Reads the parts of an image config (OCI image-spec config.md) the runtime needs. */
-export function parseImageConfig(bytes: Buffer, what: string): { diffIds: string[]; summary: ImageConfigSummary } {
-  let parsed: { rootfs?: { type?: unknown; diff_ids?: unknown }; config?: Record<string, unknown> | null };
-  try {
-    parsed = JSON.parse(bytes.toString('utf8')) as typeof parsed;
-  } catch (error) {
-    throw new InvalidImageContentError(`${what}: config is not JSON (${(error as Error).message})`);
-  }
-  const diffIds = parsed.rootfs?.diff_ids;
-  if (parsed.rootfs?.type !== 'layers' || !Array.isArray(diffIds) || !diffIds.every((d) => typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d))) {
-    throw new InvalidImageContentError(`${what}: config rootfs is not type "layers" with sha256 diff_ids`);
-  }
-  const runConfig = parsed.config ?? {};
-  const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : []);
-  const labels: Record<string, string> = {};
-  if (runConfig.Labels !== null && typeof runConfig.Labels === 'object') {
-    for (const [key, value] of Object.entries(runConfig.Labels as Record<string, unknown>)) if (typeof value === 'string') labels[key] = value;
-  }
-  const summary: ImageConfigSummary = {
-    env: strings(runConfig.Env),
-    entrypoint: strings(runConfig.Entrypoint),
-    cmd: strings(runConfig.Cmd),
-    workingDir: typeof runConfig.WorkingDir === 'string' ? runConfig.WorkingDir : '',
-    user: typeof runConfig.User === 'string' ? runConfig.User : '',
-    labels,
-  };
-  if (typeof runConfig.StopSignal === 'string' && runConfig.StopSignal !== '') summary.stopSignal = runConfig.StopSignal;
-  return { diffIds: diffIds as string[], summary };
 }
 
