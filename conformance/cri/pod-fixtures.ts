@@ -24,6 +24,9 @@ import type { CaseContext } from '../framework/index.js';
 import { callImage, callRuntime } from './cri-calls.js';
 import type { CriSubject } from './cri-subject.js';
 import { describeOutcome, requireOk } from './expect-status.js';
+import { trapsReadyFile } from './suite-images.js';
+
+export { trapsReadyFile };
 
 type Ctx = CaseContext<CriSubject>;
 
@@ -323,6 +326,21 @@ async function quietContainerStatus(ctx: Ctx, containerId: string): Promise<Cont
 /** A Mount of `hostPath` at `containerPath`, private and writable unless told otherwise. */
 export function bindMount(hostPath: string, containerPath: string, options: { readonly?: boolean; propagation?: MountPropagation } = {}): Mount {
   return Mount.fromPartial({ hostPath, containerPath, readonly: options.readonly ?? false, propagation: options.propagation ?? MountPropagation.PROPAGATION_PRIVATE });
+}
+
+/**
+ * Waits (up to 10 s) until the container's command has touched
+ * {@link trapsReadyFile}: a shell as PID 1 ignores signals that come before
+ * its trap, so cases that measure signal handling wait for it.
+ */
+export async function waitForTraps(ctx: Ctx, containerId: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const probe = await callRuntime(ctx, 'execSync', { containerId, cmd: ['test', '-e', trapsReadyFile], timeout: 5n }, { extraMs: 5000 });
+    if (probe.ok && probe.response.exitCode === 0) return;
+    ctx.require(Date.now() < deadline, { ids: [], what: "the container's command sets its signal traps within 10 s", expected: `${trapsReadyFile} exists`, got: describeOutcome(probe) });
+    await sleep(200);
+  }
 }
 
 /** A host folder of the suite's, for mounts; removed by a cleanup step registered now. */

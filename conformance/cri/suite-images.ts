@@ -3,6 +3,9 @@ import { startLoopbackRegistry } from './test-images/loopback-registry.js';
 import { pushImage } from './test-images/push-image.js';
 import { buildTestImage, testImageUser, type TestImageConfig } from './test-images/test-image.js';
 
+/** The file a command that traps signals touches once its traps are set (a shell as PID 1 ignores a signal that comes before its trap). */
+export const trapsReadyFile = '/tmp/kp-traps-ready';
+
 /** The references of the images the runtime, sandbox and container cases run, pushed to the run's registry. */
 export interface SuiteImages {
   /** Busybox with the test images' default config (`/bin/sh -c` entrypoint, a loop that exits 0 on SIGTERM). */
@@ -11,7 +14,7 @@ export interface SuiteImages {
   readonly composed: string;
   /** Runs as the image's `kubeplug` user (USER kubeplug). */
   readonly asUser: string;
-  /** STOPSIGNAL SIGUSR1; its command exits 7 on SIGUSR1 and 9 on SIGTERM. */
+  /** STOPSIGNAL SIGUSR1; its command exits 7 on SIGUSR1 and 9 on SIGTERM, and touches the traps-ready file once they are set. */
   readonly stopSignal: string;
 }
 
@@ -55,7 +58,7 @@ export async function provisionSuiteImages(options: { registry?: string; dir: st
       busybox: {},
       composed: composedImageConfig,
       asUser: { User: imageUser.name },
-      stopSignal: { StopSignal: 'SIGUSR1', Cmd: ['trap "exit 7" USR1; trap "exit 9" TERM; while :; do sleep 1; done'] },
+      stopSignal: { StopSignal: 'SIGUSR1', Cmd: [`trap "exit 7" USR1; trap "exit 9" TERM; touch ${trapsReadyFile}; while :; do sleep 1; done`] },
     };
     const images = {} as Record<keyof SuiteImages, string>;
     for (const [role, config] of Object.entries(builds) as [keyof SuiteImages, TestImageConfig][]) {
