@@ -203,8 +203,13 @@ if (skipWithoutRegistry !== false) {
     const { registry, images: secured } = await startRegistryWithImages(t, { credentials: testRegistryCredentials });
     const { store } = await openTestStore(t);
     await t.rejects(store.pull(secured.images.busybox.reference), { kind: 'unauthorized', message: /no credentials/ });
+    await t.rejects(store.pull(secured.images.busybox.reference, { username: testRegistryCredentials.user, password: 'wrong' }), { kind: 'unauthorized', message: /HTTP 401 even with credentials/ });
+    t.same(await store.list(), [], 'a refused pull leaves no image');
     const image = await store.pull(secured.images.busybox.reference, { username: testRegistryCredentials.user, password: testRegistryCredentials.password });
     t.equal(image.id, secured.images.busybox.id);
+    const encoded = Buffer.from(`${testRegistryCredentials.user}:${testRegistryCredentials.password}`).toString('base64');
+    const other = await store.pull(secured.images.workdir.reference, { auth: encoded });
+    t.equal(other.id, secured.images.workdir.id, 'the encoded auth field works too');
     t.ok(registry.pid > 0);
   });
 }
