@@ -50,8 +50,14 @@ const opaqueMarker = '.wh..wh..opq';
  * Nothing is ever written outside `target`: entry names with a `..`
  * component are rejected, absolute names are read relative to the layer, and
  * every parent directory of a written path is checked with lstat, so a
- * symlink (from this layer or an earlier entry) is never followed.
- * Whiteouts need CAP_MKNOD (root), as overlayfs itself does.
+ * symlink (from this layer or an earlier entry) is never followed. A parent
+ * that is a symlink only in a lower layer is not followed either: this layer
+ * gets a real directory there (docker resolves it inside the rootfs instead;
+ * layers made by diffing a filesystem never hold such paths).
+ * Whiteouts and FIFOs need CAP_MKNOD (root), as overlayfs itself does; there
+ * is no flattening fallback, since the runtime runs as root anyway.
+ * xattrs (pax SCHILY.xattr) are not applied: Node has no xattr call.
+ * Directory mtimes are set last, deepest first, so child writes do not move them.
  */
 export async function extractLayer(options: ExtractLayerOptions): Promise<ExtractLayerResult> {
   const hash = crypto.createHash('sha256');
