@@ -23,6 +23,7 @@ import { containerPaths, sandboxPaths } from './root-layout.js';
 import type { RuntimeContext } from './runtime-context.js';
 import type { SandboxRecord } from './sandbox-store.js';
 import { podHostname } from './pod-files.js';
+import { usesPodShm } from './pod-shm.js';
 
 /** The shared read-only rootfs of every pause container (the static pause binary). */
 export function pauseRootfsOf(ctx: RuntimeContext): string {
@@ -77,6 +78,7 @@ export async function writeSandboxBundle(ctx: RuntimeContext, record: SandboxRec
     hostname: podHostname(record.config, record.hostNetwork),
     namespaces: podNamespacesOf(linux?.securityContext?.namespaceOptions),
     ...(record.hostNetwork ? {} : { netnsPath: paths.netns }),
+    ...(usesPodShm(record.config) ? { shmPath: paths.shm } : {}),
     cgroupsPath: `${record.podCgroup}/${record.id}`,
     sysctls: linux?.sysctls ?? {},
     ...(linux?.overhead === undefined ? {} : { resources: linux.overhead }),
@@ -145,6 +147,7 @@ export async function writeContainerBundle(
         hostsPath: sandboxFiles.hosts,
         hostnamePath: sandboxFiles.hostname,
         resolvConfPath: sandboxFiles.resolvConf,
+        ...(usesPodShm(o.sandbox.config) ? { shmPath: sandboxFiles.shm } : {}),
       },
       cgroupsPath: o.record.cgroupsPath,
       ...(config.linux?.resources === undefined ? {} : { resources: config.linux.resources }),

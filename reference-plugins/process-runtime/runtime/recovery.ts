@@ -8,6 +8,7 @@ import { listContainerIds, readContainerRecord, writeContainerRecord } from './c
 import { removeStaleTempFiles } from './durable-files.js';
 import { removeFolderSafely } from './folder-removal.js';
 import { releaseNetworkNamespace } from './network-namespace.js';
+import { unmountPodShm } from './pod-shm.js';
 import { detachPodNetwork } from './pod-network.js';
 import { containerPaths, idPattern, sandboxPaths } from './root-layout.js';
 import type { RuntimeContext } from './runtime-context.js';
@@ -109,6 +110,7 @@ async function rollBackSandbox(
     );
   }
   await releaseNetworkNamespace(paths.netns);
+  await unmountPodShm(paths.shm);
   if (record?.ownsPodCgroup === true) await removeCgroup(record.podCgroup).catch(() => {});
   await removeFolderSafely(paths.dir);
 }

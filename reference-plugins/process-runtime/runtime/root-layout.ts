@@ -35,6 +35,8 @@ export function sandboxPaths(layout: RootLayout, id: string) {
     hosts: path.join(dir, 'hosts'),
     resolvConf: path.join(dir, 'resolv.conf'),
     netns: path.join(dir, 'netns'),
+    /** The tmpfs the pod's containers share as /dev/shm (with the pod's IPC namespace). */
+    shm: path.join(dir, 'shm'),
     bundle: path.join(dir, 'bundle'),
     exitFile: path.join(dir, 'exit'),
     shimPidFile: path.join(dir, 'shim.pid'),

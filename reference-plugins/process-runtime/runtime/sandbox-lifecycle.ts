@@ -9,6 +9,7 @@ import { newObjectId, nowNs } from './ids.js';
 import { createNetworkNamespace, releaseNetworkNamespace } from './network-namespace.js';
 import { writeSandboxBundle } from './oci-bundles.js';
 import { writePodFiles } from './pod-files.js';
+import { mountPodShm, unmountPodShm, usesPodShm } from './pod-shm.js';
 import { attachPodNetwork, detachPodNetwork, loadPodNetwork } from './pod-network.js';
 import { RollbackStack } from './rollback-stack.js';
 import { sandboxPaths } from './root-layout.js';
@@ -89,6 +90,10 @@ export async function runPodSandbox(ctx: RuntimeContext, config: PodSandboxConfi
         record = { ...record, ...addresses };
       }
       await writePodFiles(paths, config, hostNetwork, record.ip);
+      if (usesPodShm(config)) {
+        await mountPodShm(paths.shm);
+        rollback.push('pod /dev/shm', () => unmountPodShm(paths.shm));
+      }
       await writeSandboxBundle(ctx, record);
       const { pid } = await ctx.oci.create({ id, bundle: paths.bundle, exitFile: paths.exitFile, shimPidFile: paths.shimPidFile });
       rollback.push('pause container', () => ctx.oci.delete(id, true));
@@ -178,6 +183,7 @@ export async function removePodSandbox(ctx: RuntimeContext, idOrPrefix: string):
   await ctx.locks.run([id], async () => {
     if (!ctx.state.sandboxes.has(id)) return;
     if (entry.record.ownsPodCgroup) await removeCgroup(entry.record.podCgroup);
+    await unmountPodShm(sandboxPaths(ctx.layout, id).shm);
     ctx.exits.unwatch(id);
     await removeFolderSafely(sandboxPaths(ctx.layout, id).dir);
     ctx.state.sandboxes.delete(id);

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { ContainerState, PodSandboxState } from '../../../../specs/cri/index.js';
+import { PodSandboxState } from '../../../../specs/cri/index.js';
 import {
   cleanUpRuntime,
   containerConfig,

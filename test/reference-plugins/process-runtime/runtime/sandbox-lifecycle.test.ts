@@ -46,6 +46,12 @@ t.test('a pod sandbox runs with an IP from CNI, a container in it runs, stops an
   t.comment(`ExecSync: ${(performance.now() - started).toFixed(1)} ms`);
   t.equal(exec.stdout.toString().trim(), config.hostname, 'the pod hostname is set');
 
+  await cri(client, 'execSync', { containerId, cmd: ['sh', '-c', 'echo shared > /dev/shm/probe'], timeout: 5n });
+  const { containerId: peer } = await cri(client, 'createContainer', { podSandboxId, config: containerConfig(node, 'peer', ['sleep', '300']), sandboxConfig: config });
+  await cri(client, 'startContainer', { containerId: peer });
+  const shm = await cri(client, 'execSync', { containerId: peer, cmd: ['cat', '/dev/shm/probe'], timeout: 5n });
+  t.equal(shm.stdout.toString(), 'shared\n', 'the containers of a pod share /dev/shm');
+
   const logFile = path.join(config.logDirectory, 'main.log');
   const log = fs.readFileSync(logFile, 'utf8');
   t.match(log, /^\S+ stdout F hello$/m, 'stdout is in the CRI log');
