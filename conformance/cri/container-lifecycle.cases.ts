@@ -63,6 +63,8 @@ export function declareContainerLifecycleCases(suite: Suite<CriSubject>): void {
       }, 'remove a container that should not exist');
       const created = await callRuntime(ctx, 'createContainer', { podSandboxId: unknownId(), config, sandboxConfig: pod.config });
       ctx.check(!created.ok, { what: 'CreateContainer naming an unknown sandbox fails', expected: 'an error', got: describeOutcome(created) });
+      const empty = await callRuntime(ctx, 'createContainer', { podSandboxId: '', config, sandboxConfig: pod.config });
+      ctx.check(!empty.ok, { what: 'CreateContainer with an empty pod_sandbox_id fails', expected: 'an error', got: describeOutcome(empty) });
       const left = await listContainers(ctx, { labelSelector: { [suiteKeyLabel]: key } });
       ctx.check(left.length === 0, { what: 'no container is left behind', expected: [], got: left.map((item) => item.id) });
     },
