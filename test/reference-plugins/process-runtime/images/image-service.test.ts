@@ -119,6 +119,19 @@ if (skipWithoutRegistry !== false) {
     });
   }
 
+  t.test('StreamImages streams what ListImages lists', async (t) => {
+    await callUnary(c(), c().pullImage, { image: spec(images().busybox.reference), auth: undefined, sandboxConfig: undefined });
+    const listed = await callUnary(c(), c().listImages, { filter: undefined });
+    const streamed = await new Promise<string[]>((resolve, reject) => {
+      const ids: string[] = [];
+      const call = c().streamImages({ filter: undefined });
+      call.on('data', (batch: { images: { id: string }[] }) => ids.push(...batch.images.map((image) => image.id)));
+      call.on('error', reject);
+      call.on('end', () => resolve(ids));
+    });
+    t.same(streamed.sort(), listed.images.map((image) => image.id).sort());
+  });
+
   t.test('no error reached the gRPC boundary untyped', async (t) => {
     t.same(internalErrors, []);
   });
