@@ -1,0 +1,163 @@
+/**
+ * Proof both ways for the CRI suite: kubeplug's process runtime behind a
+ * proxy that changes nothing fails no rule of the whole suite, and every
+ * broken runtime (conformance/fixtures/cri-runtime) fails exactly the rules
+ * it breaks, certified on its own areas. One runtime node (its own network
+ * and mount namespaces, conformance/peers) serves the whole file; each
+ * fixture is a proxy in this process in front of it, certified by
+ * `kubeplug certify cri` run in the node's network namespace, as a user on
+ * that node would.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t, * as Tap from 'tap';
+import { createCriSuite } from '../../conformance/cri/index.js';
+import { registryUnavailable } from '../../conformance/cri/test-images/loopback-registry.js';
+import { testImagesUnavailable } from '../../conformance/cri/test-images/test-image.js';
+import { brokenCriRuntimes, faithfulProxy, type BrokenCriRuntime } from '../../conformance/fixtures/cri-runtime/broken-runtimes.js';
+import { startBrokenRuntime } from '../../conformance/fixtures/cri-runtime/start-broken-runtime.js';
+import {
+  bridgeNetworkConfig,
+  kubeplugCniPlugins,
+  processRuntimeNodeUnavailable,
+  startProcessRuntimeNode,
+  type CriNode,
+} from '../../conformance/peers/index.js';
+import { callUnary } from '../../specs/cri/index.js';
+import { loadRegistry, packageRoot } from '../../specs/registry/index.js';
+import { cliPath } from '../helpers/run-cli.js';
+
+const requirements = loadRegistry().list('cri');
+const portmap = '/usr/lib/cni/portmap';
+const skip =
+  processRuntimeNodeUnavailable(cliPath) ??
+  registryUnavailable() ??
+  testImagesUnavailable() ??
+  (fs.existsSync(portmap) ? undefined : `needs ${portmap} (Debian package containernetworking-plugins)`);
+
+// The whole suite once (the control, ~5 min) and a focused run per fixture (10-40 s each), on one node.
+t.setTimeout(1_800_000);
+t.comment('timeout=1800000');
+
+let node: CriNode | undefined;
+let stopNode: (() => Promise<unknown>) | undefined;
+t.teardown(async () => {
+  await stopNode?.();
+});
+
+/** The node every fixture forwards to, started by the first test that needs it. */
+async function sharedNode(): Promise<CriNode> {
+  node ??= await startProcessRuntimeNode({
+    cniPlugins: { ...kubeplugCniPlugins(), portmap },
+    networkConfig: bridgeNetworkConfig({ plugins: 'kubeplug', name: 'kp-crifix', bridge: 'kpcrifix0', subnet: '10.93.0.0/16', portmap: true }),
+    registerStop: (stop) => (stopNode = stop),
+  });
+  return node;
+}
+
+interface ReportRequirement {
+  readonly id: string;
+  readonly level: string;
+  readonly status: string;
+  readonly reason?: string;
+}
+
+interface ReportCase {
+  readonly title: string;
+  readonly outcome: string;
+  readonly reason?: string;
+  readonly durationMs?: number;
+}
+
+/** Runs `kubeplug certify cri` in the node's network namespace against `endpoint`; resolves with the JSON report. */
+function certifyCli(runtimeNode: CriNode, endpoint: string, focus: readonly string[], report: string): Promise<{ code: number | null; stderr: string }> {
+  const args = [
+    cliPath,
+    'certify',
+    'cri',
+    '--runtime-endpoint',
+    endpoint,
+    '--cgroup-parent',
+    runtimeNode.cgroupParent,
+    '--report',
+    `json=${report}`,
+    ...focus.flatMap((pattern) => ['--focus', pattern]),
+  ];
+  return new Promise((resolve) => {
+    const child = spawn('nsenter', [`--net=${runtimeNode.netns.path}`, '--', process.execPath, ...args], { cwd: packageRoot(), stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 900_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+/** Certifies `fixture` (on its focus, or the whole suite) and sums up what failed; the proxy and its folder go in teardown. */
+async function certify(t: Tap.Test, fixture: BrokenCriRuntime) {
+  const runtimeNode = await sharedNode();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kp-crifix-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const endpoint = `unix://${path.join(dir, 'broken.sock')}`;
+  const broken = await startBrokenRuntime({ fixture, endpoint, upstream: runtimeNode.endpoint, log: (line) => t.comment(line) });
+  t.teardown(() => broken.close());
+  const report = path.join(dir, 'report.json');
+  const started = Date.now();
+  const { stderr } = await certifyCli(runtimeNode, endpoint, fixture.focus, report);
+  if (!fs.existsSync(report)) throw new Error(`certify cri wrote no report:\n${stderr}`);
+  const run = JSON.parse(fs.readFileSync(report, 'utf8')).runs[0] as { cases: ReportCase[]; requirements: ReportRequirement[] };
+  const inCases = run.cases.reduce((sum, c) => sum + (c.durationMs ?? 0), 0);
+  t.comment(`${fixture.name}: certified in ${((Date.now() - started) / 1000).toFixed(1)} s, ${(inCases / 1000).toFixed(1)} s of it in ${run.cases.length} cases`);
+  const failed = run.requirements.filter((r) => (r.level === 'MUST' || r.level === 'SHOULD') && r.status === 'fail');
+  const left = await callUnary(runtimeNode.runtime, runtimeNode.runtime.listPodSandbox, {});
+  return {
+    failing: failed.map((r) => r.id).sort(),
+    reasons: failed.map((r) => `${r.id}: ${r.reason ?? ''}`).join('\n'),
+    errors: run.cases.filter((c) => c.outcome === 'error').map((c) => `${c.title}: ${c.reason ?? ''}`),
+    ran: run.cases.length,
+    sandboxesLeft: left.items.map((item) => item.id),
+  };
+}
+
+t.test('the catalogue breaks sandboxes, containers, exec, stats, events, images and the runtime, each fixture citing rules the spec states', async (t) => {
+  t.ok(brokenCriRuntimes.length >= 18, `${brokenCriRuntimes.length} broken runtimes`);
+  const known = new Map(requirements.map((r) => [r.id, r.level]));
+  for (const fixture of brokenCriRuntimes) {
+    t.ok(fixture.breaks.length > 0, `${fixture.name} names the rules it breaks`);
+    t.same(fixture.breaks.filter((id) => known.get(id) !== 'MUST' && known.get(id) !== 'SHOULD'), [], `${fixture.name} cites only stated MUST or SHOULD rules`);
+    t.ok(fixture.focus.length > 0, `${fixture.name} is certified on a focus`);
+    const focus = fixture.focus.map((pattern) => new RegExp(pattern));
+    t.same(fixture.breaks.filter((id) => !focus.some((pattern) => pattern.test(id))), [], `${fixture.name}'s focus covers the rules it breaks`);
+  }
+  const areas = new Set(brokenCriRuntimes.flatMap((fixture) => fixture.breaks.map((id) => id.split('-')[1])));
+  for (const area of ['RUNTIME', 'SANDBOX', 'CONTAINER', 'EXEC', 'STATS', 'EVENT', 'IMAGE']) t.ok(areas.has(area), `some fixture breaks a CRI-${area} rule`);
+  t.equal(new Set(brokenCriRuntimes.map((fixture) => fixture.name)).size, brokenCriRuntimes.length, 'names are unique');
+});
+
+t.test('the process runtime behind a proxy that changes nothing fails no rule of the whole suite', { skip: skip ?? false }, async (t) => {
+  const { failing, reasons, errors, ran, sandboxesLeft } = await certify(t, faithfulProxy);
+  t.same(errors, [], 'no harness error');
+  t.same(failing, [], reasons.slice(0, 4000));
+  t.equal(ran, createCriSuite().cases.length, 'every declared case ran');
+  t.same(sandboxesLeft, [], 'the suite left no sandbox');
+});
+
+for (const fixture of brokenCriRuntimes) {
+  t.test(`the suite catches ${fixture.name} (${fixture.description}) on exactly ${fixture.breaks.join(', ')}`, { skip: skip ?? false }, async (t) => {
+    const { failing, reasons, errors, sandboxesLeft } = await certify(t, fixture);
+    t.same(errors, [], 'no harness error');
+    t.same(failing, [...fixture.breaks].sort(), reasons.slice(0, 4000));
+    t.same(sandboxesLeft, [], 'the suite left no sandbox');
+  });
+}
+
+t.test('the node is stopped and leaves nothing behind: no process, mount, cgroup, network namespace or folder', { skip: skip ?? false }, async (t) => {
+  const stopped = node;
+  if (stopped === undefined) return t.pass('no node was started');
+  t.same(await stopped.stop(), [], 'every cleanup step succeeded');
+  t.same(stopped.leftovers(), { processes: [], mounts: [], cgroups: [], networkNamespace: false, folder: false });
+});
