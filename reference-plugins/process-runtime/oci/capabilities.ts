@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import type { OciCapabilities } from './oci-spec.js';
 
 /**
@@ -28,17 +29,38 @@ function capabilityName(name: string): string {
 }
 
 /**
+ * The capabilities this process holds (effective and bounding, from
+ * /proc/self/status), by name: all a container it starts can be given. A
+ * runtime inside a container may lack some (CAP_SYS_RESOURCE, say), and
+ * runc refuses a spec asking for more ("unable to apply caps"), which is
+ * why containerd gives privileged containers the current process's set.
+ */
+export function currentProcessCapabilities(statusText?: string): string[] {
+  const text = statusText ?? fs.readFileSync('/proc/self/status', 'utf8');
+  const mask = (key: string): bigint => {
+    const line = text.split('\n').find((candidate) => candidate.startsWith(`${key}:`));
+    const hex = line?.slice(key.length + 1).trim() ?? '';
+    return /^[0-9a-f]+$/i.test(hex) ? BigInt(`0x${hex}`) : 0n;
+  };
+  const held = mask('CapEff') & mask('CapBnd');
+  return allCapabilities.filter((_, bit) => ((held >> BigInt(bit)) & 1n) === 1n);
+}
+
+/**
  * The capability set after CRI's add and drop lists, as containerd applies
  * them: "ALL" in add starts from every capability, "ALL" in drop from none,
  * then the named ones are added and dropped (so add ALL + drop CHOWN is all
- * but CHOWN). Privileged containers get every capability.
+ * but CHOWN). Privileged containers get every capability. "Every" means
+ * every one `available` holds (by default this process's own, see
+ * currentProcessCapabilities).
+ * @see CRI-CONTAINER-050
  */
-export function containerCapabilities(o: { add?: readonly string[]; drop?: readonly string[]; privileged?: boolean }): OciCapabilities {
+export function containerCapabilities(o: { add?: readonly string[]; drop?: readonly string[]; privileged?: boolean; available?: readonly string[] }): OciCapabilities {
   const add = o.add ?? [];
   const drop = o.drop ?? [];
   const isAll = (name: string): boolean => name.toUpperCase() === 'ALL';
   let set: string[];
-  if (o.privileged === true || add.some(isAll)) set = [...allCapabilities];
+  if (o.privileged === true || add.some(isAll)) set = [...(o.available ?? currentProcessCapabilities())];
   else set = [...defaultCapabilities];
   if (o.privileged !== true) {
     if (drop.some(isAll)) set = [];

@@ -12,6 +12,7 @@
  * under `/process_api/<token>/` in the memory hierarchy only. Given the
  * init's pid, the stats follow /proc/<pid>/cgroup instead of guessing.
  */
+import type { Dirent } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
@@ -202,4 +203,37 @@ export async function removeCgroup(cgroupsPath: string): Promise<void> {
       }
     }),
   );
+}
+
+/** The distinct process ids of `folder`'s cgroup.procs and those of every cgroup below it. */
+async function processesUnder(folder: string, into: Set<number>): Promise<boolean> {
+  const procs = await readText(path.join(folder, 'cgroup.procs'));
+  if (procs === undefined) return false;
+  for (const line of procs.split('\n')) if (/^\d+$/.test(line.trim())) into.add(Number(line.trim()));
+  let entries: Dirent[];
+  try {
+    entries = await fs.readdir(folder, { withFileTypes: true });
+  } catch {
+    return true;
+  }
+  await Promise.all(entries.filter((entry) => entry.isDirectory()).map((entry) => processesUnder(path.join(folder, entry.name), into)));
+  return true;
+}
+
+/**
+ * How many processes (not threads, which pids.current counts) live in the
+ * cgroup at `cgroupsPath` and the cgroups below it (a pod's cgroup holds
+ * its containers' cgroups); undefined when the cgroup does not exist. On
+ * cgroup v1 the pids hierarchy is read, else any one holding the folder.
+ * @see CRI-STATS-020
+ */
+export async function readCgroupProcessCount(cgroupsPath: string): Promise<number | undefined> {
+  const folders = await cgroupFolders(cgroupsPath);
+  const preference = (entry: { hierarchy: Hierarchy }): number =>
+    entry.hierarchy.version === 2 ? 0 : entry.hierarchy.controllers.includes('pids') ? 1 : entry.hierarchy.controllers.includes('memory') ? 2 : entry.hierarchy.controllers.includes('cpu') ? 3 : 4;
+  for (const { folder } of [...folders].sort((a, b) => preference(a) - preference(b))) {
+    const pids = new Set<number>();
+    if (await processesUnder(folder, pids)) return pids.size;
+  }
+  return undefined;
 }

@@ -16,7 +16,7 @@ export interface ContainerUserInput {
   imageUser?: string;
 }
 
-/** A user name or id that the rootfs's /etc/passwd or /etc/group does not know. */
+/** A user name or id that the rootfs's /etc/passwd or /etc/group does not know, or user settings CRI forbids. */
 export class ContainerUserError extends Error {
   constructor(message: string) {
     super(message);
@@ -102,6 +102,25 @@ function parseGroup(text: string | undefined): GroupEntry[] {
   return entries;
 }
 
+/**
+ * Refuses a group without a user: CRI allows run_as_group only together
+ * with run_as_user or run_as_username (a sandbox has no username field, so
+ * there only run_as_user counts). Accepts the CRI security contexts as
+ * they are (Int64Value wrappers) or plain numbers.
+ * @throws ContainerUserError when run_as_group is set without a user
+ * @see CRI-CONTAINER-041
+ * @see CRI-SANDBOX-028
+ */
+export function validateUserSettings(context: {
+  runAsUser?: { value: number | bigint } | number | bigint | undefined;
+  runAsGroup?: { value: number | bigint } | number | bigint | undefined;
+  runAsUsername?: string | undefined;
+} | undefined): void {
+  if (context === undefined || context.runAsGroup === undefined) return;
+  const hasUser = context.runAsUser !== undefined || (context.runAsUsername !== undefined && context.runAsUsername !== '');
+  if (!hasUser) throw new ContainerUserError('run_as_group is set without run_as_user or run_as_username');
+}
+
 const numeric = /^\d+$/;
 
 /**
@@ -110,8 +129,10 @@ const numeric = /^\d+$/;
  * run_as_username, else the image's User; names through the rootfs's
  * /etc/passwd and /etc/group. Additional gids: the groups of /etc/group that
  * list the user by name, then supplemental_groups.
+ * @throws ContainerUserError for an unknown name, or run_as_group without a user (validateUserSettings)
  */
 export function resolveContainerUser(rootfs: string, input: ContainerUserInput): OciUser {
+  validateUserSettings(input);
   const passwd = parsePasswd(readFileInRootfs(rootfs, '/etc/passwd'));
   const groups = parseGroup(readFileInRootfs(rootfs, '/etc/group'));
   let uid: number;

@@ -98,6 +98,42 @@ export interface OciLinuxResources {
   unified?: Record<string, string>;
 }
 
+/** One entry of `linux.devices[]`: a device node the runtime creates (or binds) in the container's /dev. */
+export interface OciDevice {
+  path: string;
+  type: 'c' | 'b' | 'u' | 'p';
+  major: number;
+  minor: number;
+  fileMode?: number;
+  uid?: number;
+  gid?: number;
+}
+
+/** One argument comparison of a seccomp rule (`linux.seccomp.syscalls[].args[]`). */
+export interface OciSeccompArg {
+  index: number;
+  value: number;
+  valueTwo?: number;
+  op: string;
+}
+
+/** One rule of `linux.seccomp.syscalls[]`. */
+export interface OciSeccompSyscall {
+  names: string[];
+  action: string;
+  errnoRet?: number;
+  args?: OciSeccompArg[];
+}
+
+/** `linux.seccomp`: the filter the runtime loads before the process starts. */
+export interface OciSeccomp {
+  defaultAction: string;
+  defaultErrnoRet?: number;
+  architectures?: string[];
+  flags?: string[];
+  syscalls?: OciSeccompSyscall[];
+}
+
 /** `linux`. */
 export interface OciLinux {
   namespaces: OciNamespace[];
@@ -107,6 +143,8 @@ export interface OciLinux {
   maskedPaths?: string[];
   readonlyPaths?: string[];
   rootfsPropagation?: string;
+  devices?: OciDevice[];
+  seccomp?: OciSeccomp;
 }
 
 /** A whole `config.json`. */

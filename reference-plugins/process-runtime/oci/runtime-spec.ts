@@ -2,13 +2,16 @@
  * Builds the runtime-spec config.json of a pod's pause container and of its
  * containers, following what containerd's CRI plugin generates
  * (containerd/containerd pkg/cri/server/{sandbox_run,container_create}_linux.go
- * and oci/spec.go, v1.6) in our own terms. AppArmor and seccomp profiles are
- * not supported by this runtime: the specs carry neither, so the OCI runtime
- * applies none.
+ * and oci/spec.go, v1.6) in our own terms. Seccomp is supported (see
+ * seccomp-profile.ts); AppArmor and SELinux are not: the specs carry neither
+ * label, so the OCI runtime applies none.
  */
 import { containerCapabilities } from './capabilities.js';
 import { resolveContainerUser, type ContainerUserInput } from './container-user.js';
-import { ociVersion, type OciLinuxResources, type OciMount, type OciNamespace, type OciProcess, type OciSpec } from './oci-spec.js';
+import { containerDevices, hostDevices, type DeviceInput } from './devices.js';
+import { checkMountPropagation } from './mount-propagation.js';
+import { ociVersion, type OciDevice, type OciDeviceRule, type OciLinuxResources, type OciMount, type OciNamespace, type OciProcess, type OciSpec } from './oci-spec.js';
+import { containerSeccomp, type SeccompChoice } from './seccomp-profile.js';
 
 /** How CRI shares a namespace: with the pod, per container, with the node, or with a target container. */
 export type NamespaceMode = 'pod' | 'container' | 'node' | 'target';
@@ -93,6 +96,10 @@ export interface ContainerSpecInput {
   /** CRI readonly_paths; the containerd defaults when absent. Ignored when privileged. */
   readonlyPaths?: readonly string[];
   mounts?: readonly ContainerMountInput[];
+  /** CRI devices: host nodes (or folders of them) given at their container paths. */
+  devices?: readonly DeviceInput[];
+  /** The seccomp profile (see seccompChoiceFromCri); none when absent. */
+  seccomp?: SeccompChoice;
   sandbox: {
     /** The pause process, whose namespaces the container joins. */
     pausePid: number;
@@ -257,11 +264,21 @@ export function containerEnv(o: { image: ImageProcessConfig; envs?: readonly { k
 
 const propagationOption = { private: 'rprivate', 'host-to-container': 'rslave', bidirectional: 'rshared' } as const;
 
+/** Host devices with the requested ones replacing any at the same container path. */
+function mergeDevices(host: readonly OciDevice[], requested: readonly OciDevice[]): OciDevice[] {
+  const taken = new Set(requested.map((device) => device.path));
+  return [...host.filter((device) => !taken.has(device.path)), ...requested];
+}
+
 /**
  * A container of a pod: the image's process as CRI adjusts it, the pod's
  * namespaces joined by path through the pause process, containerd's default
  * mounts plus the pod's hosts, hostname and resolv.conf and the CRI mounts
- * (a CRI mount at the same destination replaces a default one).
+ * (a CRI mount at the same destination replaces a default one), the CRI
+ * devices and the seccomp profile asked for. Privileged containers get
+ * every capability this process holds, every host device, /sys and the
+ * cgroup tree writable, and no masked or read-only paths.
+ * @throws ContainerUserError, DeviceError, SeccompProfileError, MountPropagationError for settings that cannot be honoured
  */
 export function buildContainerSpec(input: ContainerSpecInput): OciSpec {
   const privileged = input.privileged === true;
@@ -269,6 +286,8 @@ export function buildContainerSpec(input: ContainerSpecInput): OciSpec {
   const user = resolveContainerUser(input.rootfs, { ...input.user, imageUser: input.image.user });
   const capabilities = containerCapabilities({ ...input.capabilities, privileged });
   const resources = ociResourcesFrom(input.resources);
+  const requested = containerDevices(input.devices ?? []);
+  const seccomp = containerSeccomp(input.seccomp, { privileged, capabilities: capabilities.effective });
   const oomScoreAdj = input.resources?.oomScoreAdj === undefined ? undefined : Number(input.resources.oomScoreAdj);
 
   const fileMode = input.readonlyRootfs === true ? 'ro' : 'rw';
@@ -285,6 +304,7 @@ export function buildContainerSpec(input: ContainerSpecInput): OciSpec {
     // Parents before children, so a mount inside another CRI mount lands on top of it.
     .sort((a, b) => a.containerPath.split('/').length - b.containerPath.split('/').length)
     .map((mount) => {
+      checkMountPropagation({ hostPath: mount.hostPath, propagation: mount.propagation ?? 'private' });
       const propagation = propagationOption[mount.propagation ?? 'private'];
       if (propagation === 'rshared') rootfsPropagation = 'rshared';
       else if (propagation === 'rslave' && rootfsPropagation === undefined) rootfsPropagation = 'rslave';
@@ -293,6 +313,10 @@ export function buildContainerSpec(input: ContainerSpecInput): OciSpec {
   const taken = new Set(criMounts.map((mount) => mount.destination));
   const base = baseMounts({ hostSys: hostNetwork, privileged, ...(input.sandbox.shmPath === undefined ? {} : { shmPath: input.sandbox.shmPath }) });
   const mounts = [...base, ...podFiles].filter((mount) => !taken.has(mount.destination)).concat(criMounts);
+
+  // Privileged: every host device, all allowed. Otherwise deny all, then allow the requested ones (runc adds /dev/null and the other defaults).
+  const devices: OciDevice[] = privileged ? mergeDevices(hostDevices(), requested.devices) : requested.devices;
+  const deviceRules: OciDeviceRule[] = privileged ? [{ allow: true, access: 'rwm' }] : [{ allow: false, access: 'rwm' }, ...requested.rules];
 
   const spec: OciSpec = {
     ociVersion,
@@ -311,9 +335,11 @@ export function buildContainerSpec(input: ContainerSpecInput): OciSpec {
     linux: {
       namespaces: joinedNamespaces(input.sandbox),
       cgroupsPath: input.cgroupsPath,
-      resources: privileged ? { ...resources, devices: [{ allow: true, access: 'rwm' }] } : resources,
+      resources: { ...resources, devices: deviceRules },
     },
   };
+  if (devices.length > 0) spec.linux.devices = devices;
+  if (seccomp !== undefined) spec.linux.seccomp = seccomp;
   if (!privileged) {
     spec.linux.maskedPaths = [...(input.maskedPaths ?? defaultMaskedPaths)];
     spec.linux.readonlyPaths = [...(input.readonlyPaths ?? defaultReadonlyPaths)];
