@@ -96,7 +96,14 @@ export function declareImageAuthCases(suite: Suite<CriSubject>): void {
       await anonymousPull(ctx, pushed.tagged[0] ?? '');
       const encoded = Buffer.from(`${testRegistryCredentials.user}:${testRegistryCredentials.password}`).toString('base64');
       const pulled = await pullImageOutcome(ctx, pushed.tagged[0] ?? '', { auth: authConfig({ auth: encoded }) });
-      requireOk(ctx, pulled, { what: 'PullImage with auth = base64(user:password) and no username or password succeeds' });
+      requireOk(ctx, pulled, { ids: ['CRI-IMAGE-025'], what: 'PullImage with auth = base64(user:password) and no username or password succeeds' });
+      const status = await imageStatus(ctx, pushed.tagged[0] ?? '');
+      ctx.check(status.ok && status.response.image?.id === pulled.response.imageRef, {
+        ids: ['CRI-IMAGE-025'],
+        what: 'the image pulled with the encoded auth field is present',
+        expected: pulled.response.imageRef,
+        got: status.ok ? (status.response.image?.id ?? 'image unset') : describeOutcome(status),
+      });
     },
   });
 }

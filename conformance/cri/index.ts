@@ -23,6 +23,8 @@ import { declareStatsListCases } from './stats-lists.cases.js';
 import { declareMetricsCases } from './stats-metrics.cases.js';
 import { declareSandboxStatsCases } from './stats-sandbox.cases.js';
 import { declareStatsCases } from './stats.cases.js';
+import { declareExecStreamingCases } from './exec-streaming.cases.js';
+import { declareImageDigestCases } from './image-digests.cases.js';
 
 export { connectCriSubject, criApiVersionName, type CriSubject, type ConnectCriOptions } from './cri-subject.js';
 export { loadCriRunSettings, CriRunConfigError, type CriRun, type CriRunSettings } from './run-config.js';
@@ -43,6 +45,7 @@ export function createCriSuite(): Suite<CriSubject> {
   declareContainerMountCases(suite);
   declareContainerResourceCases(suite);
   declareExecCases(suite);
+  declareExecStreamingCases(suite);
   declareLogCases(suite);
   declareStatsCases(suite);
   declareSandboxStatsCases(suite);
@@ -51,6 +54,7 @@ export function createCriSuite(): Suite<CriSubject> {
   declareEventCases(suite);
   declareImageCases(suite);
   declareImageAuthCases(suite);
+  declareImageDigestCases(suite);
   declareConcurrencyCases(suite);
   return suite;
 }

@@ -4,6 +4,7 @@ import t from 'tap';
 import { coverageOf } from '../../conformance/framework/coverage.js';
 import { createCsiSuite } from '../../conformance/csi/index.js';
 import { createCniSuite } from '../../conformance/cni/index.js';
+import { createCriSuite } from '../../conformance/cri/index.js';
 import {
   interfaceNames,
   loadRegistry,
@@ -15,7 +16,7 @@ import {
 } from '../../specs/registry/index.js';
 
 const registry = loadRegistry();
-const suites = { csi: createCsiSuite().cases, cri: [], cni: createCniSuite().cases, kubelet: [] } as const;
+const suites = { csi: createCsiSuite().cases, cri: createCriSuite().cases, cni: createCniSuite().cases, kubelet: [] } as const;
 
 t.test('every requirement ID is well formed and belongs to its interface', async (t) => {
   const all = registry.list();
