@@ -153,3 +153,13 @@ t.test('currentProcessCapabilities reads the effective and bounding sets of /pro
   t.same(currentProcessCapabilities(status), ['CAP_CHOWN', 'CAP_DAC_READ_SEARCH'], 'bits 0 and 2, held in both');
   t.ok(currentProcessCapabilities().length > 0, 'this process holds some');
 });
+
+t.test('the sandbox\'s namespaced sysctls (network and IPC) hold inside its containers', { skip }, async (t) => {
+  const env = newTestRuntime(t);
+  const sysctls = { 'net.ipv4.ip_unprivileged_port_start': '1000', 'kernel.shm_rmid_forced': '1' };
+  const sandbox = await startTestSandbox(t, env, { namespaces: { network: 'pod', pid: 'pod', ipc: 'pod' }, sysctls });
+  const container = await runTestContainer(t, env, sandbox, { command: ['sleep', '1000'] });
+  for (const [key, value] of Object.entries(sysctls)) {
+    t.equal((await run(env, container, ['cat', `/proc/sys/${key.replaceAll('.', '/')}`])).stdout.trim(), value, `${key} = ${value}`);
+  }
+});
