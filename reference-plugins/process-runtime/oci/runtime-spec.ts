@@ -98,7 +98,7 @@ export interface ContainerSpecInput {
   mounts?: readonly ContainerMountInput[];
   /** CRI devices: host nodes (or folders of them) given at their container paths. */
   devices?: readonly DeviceInput[];
-  /** The seccomp profile (see seccompChoiceFromCri); none when absent. */
+  /** The seccomp profile (see seccompChoiceFromCri); none when absent, and none for a privileged container. */
   seccomp?: SeccompChoice;
   sandbox: {
     /** The pause process, whose namespaces the container joins. */

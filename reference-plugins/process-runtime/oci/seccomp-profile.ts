@@ -249,12 +249,14 @@ export function loadLocalhostSeccompProfile(file: string, o: { capabilities: rea
 
 /**
  * The `linux.seccomp` of a container for a choice, or undefined for none.
- * Privileged containers run unconfined unless a profile is named (the
- * RuntimeDefault a kubelet may send for every pod is not applied to them,
- * as containerd does).
+ * Privileged containers run unconfined whatever is asked: CRI's privileged
+ * "overrides capabilities, seccomp, AppArmor and SELinux" (cri-api
+ * api.proto, LinuxContainerSecurityContext.privileged), and containerd
+ * skips seccomp for them, so the RuntimeDefault a kubelet sends for every
+ * pod does not confine them either.
  */
 export function containerSeccomp(choice: SeccompChoice | undefined, o: { privileged: boolean; capabilities: readonly string[] }): OciSeccomp | undefined {
-  if (choice === undefined || choice.kind === 'unconfined') return undefined;
+  if (o.privileged || choice === undefined || choice.kind === 'unconfined') return undefined;
   if (choice.kind === 'localhost') return loadLocalhostSeccompProfile(choice.path, o);
-  return o.privileged ? undefined : runtimeDefaultSeccomp(o);
+  return runtimeDefaultSeccomp(o);
 }

@@ -92,7 +92,7 @@ t.test('a localhost profile file that is missing or not JSON is a SeccompProfile
   t.same(loadLocalhostSeccompProfile(path.join(dir, 'good.json'), { capabilities: [] }).syscalls, [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }], 'a valid one');
 });
 
-t.test('the runtime default refuses dangerous calls with EPERM, mount and namespaces only without CAP_SYS_ADMIN; privileged runs unconfined', async (t) => {
+t.test('the runtime default refuses dangerous calls with EPERM, mount and namespaces only without CAP_SYS_ADMIN; privileged always runs unconfined', async (t) => {
   const plain = runtimeDefaultSeccomp({ capabilities: ['CAP_CHOWN'] });
   t.equal(plain.defaultAction, 'SCMP_ACT_ALLOW');
   const refused = plain.syscalls?.[0];
@@ -103,6 +103,7 @@ t.test('the runtime default refuses dangerous calls with EPERM, mount and namesp
   const admin = runtimeDefaultSeccomp({ capabilities: ['CAP_SYS_ADMIN'] }).syscalls?.[0]?.names ?? [];
   t.notOk(admin.includes('mount'), 'with CAP_SYS_ADMIN mount is left to the capability');
   t.equal(containerSeccomp({ kind: 'runtime-default' }, { privileged: true, capabilities: [] }), undefined, 'privileged: no RuntimeDefault');
+  t.equal(containerSeccomp({ kind: 'localhost', path: '/kp-no-such-profile.json' }, { privileged: true, capabilities: [] }), undefined, 'privileged: no localhost profile either (not even read)');
   t.equal(containerSeccomp({ kind: 'unconfined' }, { privileged: false, capabilities: [] }), undefined, 'unconfined: none');
   t.equal(containerSeccomp(undefined, { privileged: false, capabilities: [] }), undefined, 'not asked: none');
 });
