@@ -71,7 +71,7 @@ interface ReportCase {
   readonly durationMs?: number;
 }
 
-/** Runs `kubeplug certify cri` in the node's network namespace against `endpoint`; resolves with the JSON report. */
+/** Runs `kubeplug certify cri` in the node's network and mount namespaces against `endpoint`; resolves with the JSON report. */
 function certifyCli(runtimeNode: CriNode, endpoint: string, focus: readonly string[], report: string): Promise<{ code: number | null; stderr: string }> {
   const args = [
     cliPath,
@@ -86,7 +86,9 @@ function certifyCli(runtimeNode: CriNode, endpoint: string, focus: readonly stri
     ...focus.flatMap((pattern) => ['--focus', pattern]),
   ];
   return new Promise((resolve) => {
-    const child = spawn('nsenter', [`--net=${runtimeNode.netns.path}`, '--', process.execPath, ...args], { cwd: packageRoot(), stdio: ['ignore', 'ignore', 'pipe'] });
+    // The node's network and mount namespaces: the suite's host-path mounts must reach the runtime's view, as on a real node.
+    const namespaces = [`--net=${runtimeNode.netns.path}`, `--mount=/proc/${runtimeNode.pid}/ns/mnt`];
+    const child = spawn('nsenter', [...namespaces, '--', process.execPath, ...args], { cwd: packageRoot(), stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
     const timer = setTimeout(() => child.kill('SIGKILL'), 900_000);
