@@ -9,6 +9,7 @@
  * that node would.
  */
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,7 +26,7 @@ import {
   startProcessRuntimeNode,
   type CriNode,
 } from '../../conformance/peers/index.js';
-import { callUnary } from '../../specs/cri/index.js';
+import { RuntimeServiceClient, RuntimeServiceService, bindService, callUnary, createClient, serve, socketPathOf } from '../../specs/cri/index.js';
 import { loadRegistry, packageRoot } from '../../specs/registry/index.js';
 import { cliPath } from '../helpers/run-cli.js';
 
@@ -138,6 +139,37 @@ t.test('the catalogue breaks sandboxes, containers, exec, stats, events, images 
   const areas = new Set(brokenCriRuntimes.flatMap((fixture) => fixture.breaks.map((id) => id.split('-')[1])));
   for (const area of ['RUNTIME', 'SANDBOX', 'CONTAINER', 'EXEC', 'STATS', 'EVENT', 'IMAGE']) t.ok(areas.has(area), `some fixture breaks a CRI-${area} rule`);
   t.equal(new Set(brokenCriRuntimes.map((fixture) => fixture.name)).size, brokenCriRuntimes.length, 'names are unique');
+});
+
+const serveScript = path.join(packageRoot(), 'dist', 'conformance', 'fixtures', 'cri-runtime', 'serve-broken-runtime.js');
+
+t.test('serve-broken-runtime.js serves a fixture in front of a running runtime until SIGTERM, then stops and removes its socket', { skip: fs.existsSync(serveScript) ? false : 'needs npm run build' }, async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kp-crifix-serve-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // A stand-in upstream: Version is all this fixture touches.
+  const upstream = await serve({
+    endpoint: `unix://${path.join(dir, 'upstream.sock')}`,
+    services: [bindService(RuntimeServiceService, { version: async () => ({ version: '0.1.0', runtimeName: 'upstream', runtimeVersion: '1.0.0', runtimeApiVersion: 'v1' }) })],
+  });
+  t.teardown(() => upstream.close());
+  const endpoint = `unix://${path.join(dir, 'broken.sock')}`;
+  const child = spawn(process.execPath, [serveScript, 'version-api-not-semver', endpoint, '--upstream', `unix://${upstream.socketPath}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+  });
+  const [chunk] = (await once(child.stdout, 'data')) as [Buffer];
+  t.match(chunk.toString(), /^ready /, 'it prints ready once it listens');
+  const client = createClient(RuntimeServiceClient, endpoint);
+  t.teardown(() => client.close());
+  const version = await callUnary(client, client.version, { version: '0.1.0' });
+  t.same([version.runtimeName, version.runtimeApiVersion], ['upstream', 'v1 (kubeplug)'], 'the fixture answers through its proxy, with its one change');
+  child.kill('SIGTERM');
+  const [code] = (await once(child, 'exit')) as [number | null];
+  t.equal(code, 0, 'it exits 0 on SIGTERM');
+  t.notOk(fs.existsSync(socketPathOf(endpoint)), 'the socket is gone');
 });
 
 t.test('the process runtime behind a proxy that changes nothing fails no rule of the whole suite', { skip: skip ?? false }, async (t) => {
