@@ -33,8 +33,8 @@ export interface RequirementResultsOptions {
  * any citing case failed on it; otherwise it errs if any case erred, is
  * skipped if any was skipped, passes if a case recorded a passing check of
  * it, is not-checked if the cases that ran never checked it, and is
- * not-applicable only if every citing case was. Known deviations turn a fail into `known`
- * and a pass into `stale`.
+ * not-applicable only if every citing case was. Known deviations turn a fail, or a
+ * not-checked whose case ran, into `known`, and a pass into `stale`.
  */
 export function requirementResults(options: RequirementResultsOptions): RequirementResult[] {
   const resultsById = new Map<string, CaseResult[]>();
@@ -57,6 +57,10 @@ export function requirementResults(options: RequirementResultsOptions): Requirem
     const deviation = deviations.get(requirement.id);
     if (deviation !== undefined) {
       if (decided.status === 'fail') decided = { status: 'known', reason: `known deviation: ${deviation}` };
+      // A case ran but could not reach the check because the subject broke an earlier step: listed, it is known too, never passed.
+      else if (decided.status === 'not-checked' && results.length > 0) {
+        decided = { status: 'known', reason: `known deviation: ${deviation} (not checkable on this subject: ${decided.reason ?? ''})` };
+      }
       else if (decided.status === 'pass') {
         decided = { status: 'stale', reason: `declared as a known deviation (${deviation}) but it passed; remove it` };
       }

@@ -190,6 +190,27 @@ t.test('known deviations: a failure is known and does not block; a pass is stale
   t.equal(decideVerdict(results, requirements).exitCode, 0);
 });
 
+t.test('known deviations: a rule a case ran but could not reach is known; unlisted it stays not-checked and blocks', async (t) => {
+  const suite = new Suite<Subject>('x');
+  // The case fails its first rule and never gets to check the second.
+  suite.declare({ ids: ['CSI-T-001', 'CSI-T-002'], title: 'stops early', run: async (ctx: Ctx) => void ctx.require(false, { ids: ['CSI-T-001'], what: 'x', expected: 1, got: 0 }) });
+  const results = await run(suite);
+  const judge = (text: string) =>
+    requirementResults({
+      requirements: [requirement('CSI-T-001'), requirement('CSI-T-002')],
+      declaredCases: suite.cases,
+      results,
+      knownDeviations: parseKnownDeviations(text, 'dev.txt'),
+    });
+  const listed = judge('CSI-T-001 broken\nCSI-T-002 unreachable behind CSI-T-001\n');
+  t.same(listed.map((r) => r.status), ['known', 'known']);
+  t.match(listed[1]?.reason, /not checkable on this subject/);
+  t.equal(decideVerdict(results, listed).exitCode, 0);
+  const unlisted = judge('CSI-T-001 broken\n');
+  t.same(unlisted.map((r) => r.status), ['known', 'not-checked']);
+  t.equal(decideVerdict(results, unlisted).exitCode, 1);
+});
+
 t.test('a known-deviations file needs a reason per line and no repeats', async (t) => {
   t.throws(() => parseKnownDeviations('CSI-T-001\n', 'dev.txt'), /dev\.txt:1: .* needs a reason/);
   t.throws(() => parseKnownDeviations('CSI-T-001 a\nCSI-T-001 b\n', 'dev.txt'), /dev\.txt:2: CSI-T-001 is listed twice/);
