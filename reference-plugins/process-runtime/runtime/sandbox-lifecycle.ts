@@ -139,19 +139,20 @@ export async function stopPodSandbox(ctx: RuntimeContext, idOrPrefix: string): P
   const entry = found;
   const id = entry.record.id;
   await ctx.locks.run([id], async () => {
-    for (const container of ctx.state.containersOf(id)) await stopContainer(ctx, container.record.id, 0n);
+    await Promise.all(ctx.state.containersOf(id).map((container) => stopContainer(ctx, container.record.id, 0n)));
     await stopPause(ctx, entry);
     const paths = sandboxPaths(ctx.layout, id);
-    if (entry.record.cniNetwork !== undefined) {
-      const network = JSON.parse(entry.record.cniNetwork) as NetConfList;
-      await detachPodNetwork({ invoker: ctx.cni, network, sandboxId: id, netnsPath: paths.netns, config: entry.record.config });
-      const { cniNetwork: _detached, ...rest } = entry.record;
-      entry.record = rest;
-      await writeSandboxRecord(ctx.layout, entry.record);
+    let record = entry.record;
+    if (record.cniNetwork !== undefined) {
+      const network = JSON.parse(record.cniNetwork) as NetConfList;
+      await detachPodNetwork({ invoker: ctx.cni, network, sandboxId: id, netnsPath: paths.netns, config: record.config });
+      const { cniNetwork: _detached, ...rest } = record;
+      record = rest;
     }
     await releaseNetworkNamespace(paths.netns);
-    if (entry.record.phase !== 'stopped') {
-      entry.record = { ...entry.record, phase: 'stopped' };
+    if (record !== entry.record || record.phase !== 'stopped') {
+      // One write at the end: a crash before it only makes the next stop repeat CNI DEL, which plugins make idempotent.
+      entry.record = { ...record, phase: 'stopped' };
       await writeSandboxRecord(ctx.layout, entry.record);
     }
   });
@@ -159,8 +160,7 @@ export async function stopPodSandbox(ctx: RuntimeContext, idOrPrefix: string): P
 
 async function stopPause(ctx: RuntimeContext, entry: SandboxEntry): Promise<void> {
   const id = entry.record.id;
-  const state = await ctx.oci.state(id);
-  if (state !== undefined && state.status !== 'stopped') {
+  if (entry.pausePid !== undefined) {
     await ctx.oci.kill(id, 'SIGKILL', true);
     if (!(await ctx.exits.waitForExit(id, killWaitMs))) {
       throw new GrpcStatusError({ code: 'DEADLINE_EXCEEDED', message: `the pause process of sandbox ${id} did not exit within ${killWaitMs} ms of SIGKILL` });

@@ -13,6 +13,8 @@ import {
 
 const missing = missingPrerequisites();
 if (missing !== undefined) t.plan(0, missing);
+// Each test starts a runtime process and real pods; on a loaded 2-core machine a file needs more than tap's default 120 s.
+t.setTimeout(300_000);
 
 t.test('after SIGKILL a restarted runtime adopts running and exited containers unchanged, and notices exits that happened meanwhile', async (t) => {
   const node = await createTestNode(t);

@@ -15,6 +15,8 @@ import {
 
 const missing = missingPrerequisites();
 if (missing !== undefined) t.plan(0, missing);
+// Each test starts a runtime process and real pods; on a loaded 2-core machine a file needs more than tap's default 120 s.
+t.setTimeout(300_000);
 
 t.test('a pod sandbox runs with an IP from CNI, a container in it runs, stops and is removed', async (t) => {
   const node = await createTestNode(t);

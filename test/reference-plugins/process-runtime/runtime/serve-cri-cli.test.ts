@@ -19,6 +19,8 @@ import { cleanUpRuntime, containerConfig, cri, findLeftovers, missingPrerequisit
 
 const missing = missingPrerequisites() ?? registryUnavailable() ?? (fs.existsSync(cliPath) ? undefined : 'needs a build (npm run build)');
 if (missing !== undefined) t.plan(0, missing);
+// Each test starts a runtime process and real pods; on a loaded 2-core machine a file needs more than tap's default 120 s.
+t.setTimeout(300_000);
 
 t.test('serve cri names the flag of a usage error', async (t) => {
   const dir = tempFolder(t);
