@@ -28,6 +28,11 @@ async function runtimePath(binary: string): Promise<string> {
   return binary;
 }
 
+/** One shell word per argument, single-quoted. */
+function shellQuote(argv: readonly string[]): string {
+  return argv.map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`).join(' ');
+}
+
 /** The error messages the runtime logged (JSON log lines at level error), joined. */
 async function runtimeErrors(logFile: string): Promise<string> {
   const text = await fs.readFile(logFile, 'utf8').catch(() => '');
@@ -47,10 +52,11 @@ async function runtimeErrors(logFile: string): Promise<string> {
 /**
  * Starts `process` in a running container with `<runtime> exec --process`,
  * its standard streams on pipes (not collected, unlike OciRuntime.exec).
- * With `process.terminal` the runtime, running in the foreground, allocates
- * the terminal and copies between it and its own pipes; the terminal's size
- * then stays the runtime's default, since the runtime reads sizes from its
- * own stdin, which is a pipe. The runtime's own messages go to a JSON log
+ * With `process.terminal` the runtime, running in the foreground under
+ * script(1) (util-linux), allocates the container's terminal and copies
+ * between it and the terminal script lends it; resizes are not passed on
+ * (the size stays the default), since the runtime reads sizes from its own
+ * terminal, which script sizes from its stdin, a pipe. The runtime's own messages go to a JSON log
  * file, so a failure to start is told apart from the command's stderr.
  */
 export async function startOciExec(oci: OciRuntime, containerId: string, process: OciProcess, o: { stdin: boolean }): Promise<StreamingProcess> {
@@ -60,7 +66,12 @@ export async function startOciExec(oci: OciRuntime, containerId: string, process
   await fs.mkdir(oci.stateRoot, { recursive: true, mode: 0o700 });
   await fs.writeFile(files.process, JSON.stringify(process), { mode: 0o600 });
   const argv = ['--root', oci.stateRoot, '--log', files.log, '--log-format', 'json', 'exec', '--process', files.process, '--pid-file', files.pid, containerId];
-  const child = spawn(await runtimePath(oci.binary), argv, { stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: { PATH: commandPath, LC_ALL: 'C' } });
+  const runtime = await runtimePath(oci.binary);
+  const terminal = process.terminal === true;
+  // runc in the foreground copies between the container's terminal and its own, which must be a terminal too: script(1) lends it one.
+  const [file, ...args] = terminal ? ['script', '--quiet', '--return', '--echo', 'never', '--command', shellQuote([runtime, ...argv]), '/dev/null'] : [runtime, ...argv];
+  const child = spawn(file ?? runtime, args, { stdio: [o.stdin || terminal ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: { PATH: commandPath, LC_ALL: 'C' } });
+  // Without stdin, script still gets a pipe, left open: at end-of-file it would type an EOF character into the terminal.
   const { stdout, stderr } = child;
   // Both are 'pipe' above; the check narrows the types.
   if (stdout === null || stderr === null) throw new Error('the runtime was started without output pipes');
@@ -103,9 +114,8 @@ export async function startOciExec(oci: OciRuntime, containerId: string, process
   });
   // The caller learns of failures through `exited`; an unobserved rejection must not crash the runtime.
   exitedPromise.catch(() => undefined);
-  const terminal = process.terminal === true;
   return {
-    stdin: child.stdin,
+    stdin: o.stdin ? child.stdin : null,
     stdout,
     stderr: terminal ? null : stderr,
     exited: exitedPromise,
