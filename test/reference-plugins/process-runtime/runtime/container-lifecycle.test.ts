@@ -99,3 +99,17 @@ t.test('StopContainer sends the stop signal, waits the grace period, then SIGKIL
   const { containers } = await cri(client, 'listContainers', { filter: undefined });
   t.same(containers.map((c) => c.id).sort(), [custom, zero].sort(), 'removed containers are gone from the list');
 });
+
+t.test('UpdateContainerResources applies limits to the container cgroup and the status reports them', async (t) => {
+  const { node, client, podSandboxId } = await setUp(t);
+  const id = await run(client, node, podSandboxId, 'limited', ['sleep', '300']);
+  const resources = { cpuPeriod: 100_000n, cpuQuota: 50_000n, cpuShares: 512n, memoryLimitInBytes: 64n * 1024n * 1024n, oomScoreAdj: 0n, cpusetCpus: '', cpusetMems: '', hugepageLimits: [], unified: {}, memorySwapLimitInBytes: 0n };
+  await cri(client, 'updateContainerResources', { containerId: id, linux: resources, windows: undefined, annotations: {} });
+  const memoryFile = `/sys/fs/cgroup/memory/kubeplug/${podSandboxId}/${id}/memory.limit_in_bytes`;
+  t.equal((await import('node:fs')).readFileSync(memoryFile, 'utf8').trim(), String(64 * 1024 * 1024), 'the memory limit is in the cgroup');
+  const cpuFile = `/sys/fs/cgroup/cpu/kubeplug/${podSandboxId}/${id}/cpu.cfs_quota_us`;
+  t.equal((await import('node:fs')).readFileSync(cpuFile, 'utf8').trim(), '50000', 'the CPU quota is in the cgroup');
+  const { status } = await cri(client, 'containerStatus', { containerId: id, verbose: false });
+  t.match(status?.resources?.linux, { memoryLimitInBytes: 64n * 1024n * 1024n, cpuShares: 512n, cpuQuota: 50_000n });
+  await t.rejects(cri(client, 'updateContainerResources', { containerId: 'a'.repeat(64), linux: resources, windows: undefined, annotations: {} }), { code: 'NOT_FOUND' });
+});
