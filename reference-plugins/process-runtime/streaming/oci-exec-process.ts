@@ -89,6 +89,8 @@ export async function startOciExec(oci: OciRuntime, containerId: string, process
         // A background process of the command may keep the pipes open; its output past the drain time is not the command's.
         stdout.destroy();
         stderr.destroy();
+        // The pipe kept open for script(1) without stdin, or one the client never ended.
+        child.stdin?.destroy();
         void (async () => {
           const errors = code === 255 ? await runtimeErrors(files.log) : '';
           await removeFiles();
