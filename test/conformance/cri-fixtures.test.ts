@@ -38,7 +38,8 @@ const skip =
   testImagesUnavailable() ??
   (fs.existsSync(portmap) ? undefined : `needs ${portmap} (Debian package containernetworking-plugins)`);
 
-// The whole suite once (the control, ~5 min) and a focused run per fixture (10-40 s each), on one node.
+// The whole suite once (the control, ~3.5 min) and a focused run per fixture (7-40 s each, ~7 s of it the CLI and
+// its registry), on one node: ~10 min in all on a busy 2-core machine.
 t.setTimeout(1_800_000);
 t.comment('timeout=1800000');
 
