@@ -28,6 +28,7 @@ import { rootLayout } from './runtime/root-layout.js';
 import type { RuntimeContext } from './runtime/runtime-context.js';
 import { bindRuntimeService } from './runtime/runtime-service.js';
 import { RuntimeState } from './runtime/runtime-state.js';
+import { createStreamingHandlers, startStreamingServer, streamingRuntimeOf, type StreamingServer } from './streaming/index.js';
 
 export { ProcessRuntimeOptionsError, knownOciRuntimes, type ProcessRuntimeOptions } from './runtime-config.js';
 export { runtimeName } from './runtime/runtime-service.js';
@@ -39,6 +40,8 @@ export interface RunningProcessRuntime {
   readonly socketPath: string;
   /** What start-up found and repaired. */
   readonly recovery: RecoveryReport;
+  /** Base URL of the streaming server that Exec, Attach and PortForward answer with. */
+  readonly streamingUrl: string;
   /** Stops serving and watching. Sandboxes, containers and shims stay: a later start adopts them. */
   close(): Promise<void>;
 }
@@ -97,21 +100,31 @@ export async function startProcessRuntime(options: ProcessRuntimeOptions): Promi
 
   // Only errors without a gRPC status reach here; messages name paths and commands, never credentials.
   const onInternalError = (method: string, error: unknown): void => log(`process-runtime: ${method}: ${error instanceof Error ? error.message : String(error)}`);
-  const services: ServiceBinding[] = [bindRuntimeService(ctx, kitVersion(), onInternalError)];
+  let streaming: StreamingServer;
+  try {
+    streaming = await startStreamingServer({ address: options.streamingAddress ?? '127.0.0.1:0', runtime: streamingRuntimeOf(ctx), log });
+  } catch (error) {
+    exits.close();
+    throw error;
+  }
+  const services: ServiceBinding[] = [bindRuntimeService(ctx, kitVersion(), onInternalError, createStreamingHandlers(streaming))];
   if (store !== undefined) services.push({ definition: ImageServiceService, handlers: createImageService(store, { onInternalError }) });
   let server;
   try {
     server = await serve({ endpoint: options.endpoint, services });
   } catch (error) {
     exits.close();
+    await streaming.close();
     throw error;
   }
   return {
     socketPath: server.socketPath,
+    streamingUrl: streaming.baseUrl,
     recovery,
     close: async () => {
       exits.close();
       await server.close();
+      await streaming.close();
     },
   };
 }

@@ -16,6 +16,8 @@ export interface ProcessRuntimeOptions {
   readonly registryMirrors?: Readonly<Record<string, string>>;
   /** Hosts pulled over plain http. */
   readonly insecureRegistries?: readonly string[];
+  /** Where the streaming server (Exec, Attach, PortForward URLs) listens, `HOST:PORT` (default 127.0.0.1:0, a free port). */
+  readonly streamingAddress?: string;
   /** How often every process is re-checked besides inotify, in ms (default 1000). */
   readonly exitCheckIntervalMs?: number;
   /** For tests: images from somewhere else than the image store (the ImageService is then not served). */

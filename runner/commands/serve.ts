@@ -47,7 +47,7 @@ function registryMirrors(values: readonly string[]): Record<string, string> {
 /** Runs `kubeplug serve cri` until SIGTERM or SIGINT. */
 async function serveCri(
   io: CommandIo,
-  argv: { endpoint: string; root: string; 'cni-conf-dir': string; 'cni-path': unknown; 'oci-runtime': string; 'registry-mirror'?: unknown; 'insecure-registry'?: unknown },
+  argv: { endpoint: string; root: string; 'cni-conf-dir': string; 'cni-path': unknown; 'oci-runtime': string; 'registry-mirror'?: unknown; 'insecure-registry'?: unknown; 'streaming-address'?: string },
 ): Promise<void> {
   const cniPath = stringList(argv['cni-path']).flatMap((entry) => entry.split(':')).filter((dir) => dir !== '');
   if (cniPath.length === 0) throw new UsageError('--cni-path needs at least one folder');
@@ -57,7 +57,7 @@ async function serveCri(
     import('../../reference-plugins/process-runtime/index.js'),
     import('../../specs/cri/index.js'),
   ]);
-  const flags: Record<string, string> = { root: '--root', cniConfDir: '--cni-conf-dir', cniPath: '--cni-path', ociRuntime: '--oci-runtime', registryMirrors: '--registry-mirror', insecureRegistries: '--insecure-registry' };
+  const flags: Record<string, string> = { root: '--root', cniConfDir: '--cni-conf-dir', cniPath: '--cni-path', ociRuntime: '--oci-runtime', registryMirrors: '--registry-mirror', insecureRegistries: '--insecure-registry', streamingAddress: '--streaming-address' };
   let runtime;
   try {
     runtime = await startProcessRuntime({
@@ -68,6 +68,7 @@ async function serveCri(
       ociRuntime: argv['oci-runtime'],
       registryMirrors: mirrors,
       insecureRegistries: insecure,
+      ...(argv['streaming-address'] === undefined ? {} : { streamingAddress: argv['streaming-address'] }),
       log: (line) => io.progress.write(`${line}\n`),
     });
   } catch (error) {
@@ -143,8 +144,9 @@ export function serveCommand(io: CommandIo) {
               .option('cni-path', { type: 'string', array: true, demandOption: true, describe: 'Folder(s) of CNI plugins; repeatable or colon-separated' })
               .option('oci-runtime', { type: 'string', default: 'runc', describe: 'OCI runtime: runc, crun or a path' })
               .option('registry-mirror', { type: 'string', array: true, describe: 'HOST=URL: pull images of HOST from URL first; repeatable' })
-              .option('insecure-registry', { type: 'string', array: true, describe: 'HOST: pull from HOST over plain http; repeatable' }),
-          handler: (argv: { endpoint: string; root: string; 'cni-conf-dir': string; 'cni-path': unknown; 'oci-runtime': string; 'registry-mirror'?: unknown; 'insecure-registry'?: unknown }) =>
+              .option('insecure-registry', { type: 'string', array: true, describe: 'HOST: pull from HOST over plain http; repeatable' })
+              .option('streaming-address', { type: 'string', describe: 'HOST:PORT the Exec/Attach/PortForward streaming server listens on (default 127.0.0.1, a free port)' }),
+          handler: (argv: { endpoint: string; root: string; 'cni-conf-dir': string; 'cni-path': unknown; 'oci-runtime': string; 'registry-mirror'?: unknown; 'insecure-registry'?: unknown; 'streaming-address'?: string }) =>
             serveCri(io, argv),
         })
         .demandCommand(1, 'name what to serve: csi or cri'),

@@ -22,6 +22,7 @@ import { RollbackStack } from './rollback-stack.js';
 import { containerPaths } from './root-layout.js';
 import type { RuntimeContext } from './runtime-context.js';
 import { containerNameKey, type ContainerEntry } from './runtime-state.js';
+import { refuseInvalidUserSettings } from './user-settings.js';
 
 /** How long a SIGKILLed container may take to be reaped before the call fails. */
 const killWaitMs = 10_000;
@@ -75,6 +76,7 @@ export async function createContainer(
   config: ContainerConfig,
   _sandboxConfig: PodSandboxConfig | undefined,
 ): Promise<string> {
+  refuseInvalidUserSettings('config.linux.security_context', config.linux?.securityContext);
   const sandbox = ctx.state.findSandbox(sandboxIdOrPrefix);
   if (sandbox === undefined) throw new GrpcStatusError({ code: 'NOT_FOUND', message: `pod sandbox ${JSON.stringify(sandboxIdOrPrefix)} not found` });
   const sandboxId = sandbox.record.id;

@@ -8,6 +8,9 @@ import {
   type NamespaceOption,
 } from '../../../specs/cri/index.js';
 import { ContainerUserError } from '../oci/container-user.js';
+import { DeviceError } from '../oci/devices.js';
+import { MountPropagationError } from '../oci/mount-propagation.js';
+import { SeccompProfileError, seccompChoiceFromCri } from '../oci/seccomp-profile.js';
 import type { OciLinuxResources, OciProcess, OciSpec } from '../oci/oci-spec.js';
 import {
   buildContainerSpec,
@@ -149,6 +152,8 @@ export async function writeContainerBundle(
         resolvConfPath: sandboxFiles.resolvConf,
         ...(usesPodShm(o.sandbox.config) ? { shmPath: sandboxFiles.shm } : {}),
       },
+      devices: config.devices.map((d) => ({ containerPath: d.containerPath, hostPath: d.hostPath, permissions: d.permissions })),
+      seccomp: seccompChoiceFromCri({ seccomp: security?.seccomp, seccompProfilePath: security?.seccompProfilePath ?? '' }),
       cgroupsPath: o.record.cgroupsPath,
       ...(config.linux?.resources === undefined ? {} : { resources: config.linux.resources }),
       annotations: {
@@ -158,7 +163,11 @@ export async function writeContainerBundle(
       },
     });
   } catch (error) {
-    if (error instanceof ContainerUserError) throw new GrpcStatusError({ code: 'INVALID_ARGUMENT', message: `linux.security_context: ${error.message}`, cause: error });
+    if (error instanceof ContainerUserError || error instanceof SeccompProfileError) {
+      throw new GrpcStatusError({ code: 'INVALID_ARGUMENT', message: `linux.security_context: ${error.message}`, cause: error });
+    }
+    if (error instanceof DeviceError) throw new GrpcStatusError({ code: 'INVALID_ARGUMENT', message: `devices: ${error.message}`, cause: error });
+    if (error instanceof MountPropagationError) throw new GrpcStatusError({ code: 'FAILED_PRECONDITION', message: `mounts: ${error.message}`, cause: error });
     throw error;
   }
   await writeSpec(paths.bundle, spec);

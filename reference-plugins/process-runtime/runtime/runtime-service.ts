@@ -30,6 +30,7 @@ import { containerPaths, sandboxPaths } from './root-layout.js';
 import { removePodSandbox, runPodSandbox, stopPodSandbox } from './sandbox-lifecycle.js';
 import { containerStatsOf, sandboxStatsOf } from './stats.js';
 import { nowNs } from './ids.js';
+import type { StreamingHandlers } from '../streaming/streaming-service.js';
 
 /** The runtime's name in Version. */
 export const runtimeName = 'kubeplug-process-runtime';
@@ -51,7 +52,11 @@ async function refreshExits(ctx: RuntimeContext): Promise<void> {
 }
 
 /** The RuntimeService handlers: validate, then act; errors carry their gRPC code from where they are detected. */
-export function createRuntimeService(ctx: RuntimeContext, runtimeVersion: string): AsyncServiceImplementation<typeof RuntimeServiceService> {
+export function createRuntimeService(
+  ctx: RuntimeContext,
+  runtimeVersion: string,
+  streaming?: StreamingHandlers,
+): AsyncServiceImplementation<typeof RuntimeServiceService> {
   return {
     version: async () => ({ version: '0.1.0', runtimeName, runtimeVersion, runtimeApiVersion: 'v1' }),
 
@@ -150,9 +155,9 @@ export function createRuntimeService(ctx: RuntimeContext, runtimeVersion: string
       if (request.cmd.length === 0) throw invalidField('cmd', 'is required');
       return execSync(ctx, id, request.cmd, nonNegativeSeconds(request.timeout, 'timeout'));
     },
-    exec: async () => unimplemented('Exec (streaming); use ExecSync'),
-    attach: async () => unimplemented('Attach (streaming)'),
-    portForward: async () => unimplemented('PortForward (streaming)'),
+    exec: async (request) => (streaming === undefined ? unimplemented('Exec (no streaming server); use ExecSync') : streaming.exec(request)),
+    attach: async (request) => (streaming === undefined ? unimplemented('Attach (no streaming server)') : streaming.attach(request)),
+    portForward: async (request) => (streaming === undefined ? unimplemented('PortForward (no streaming server)') : streaming.portForward(request)),
     checkpointContainer: async () => unimplemented('CheckpointContainer'),
 
     containerStats: async (request) => {
@@ -216,8 +221,13 @@ function containerEventsHandler(ctx: RuntimeContext) {
 }
 
 /** The RuntimeService binding: unary handlers through the shared error boundary, plus the events stream. */
-export function bindRuntimeService(ctx: RuntimeContext, runtimeVersion: string, onInternalError: InternalErrorListener): ServiceBinding {
-  const binding = bindService(RuntimeServiceService, createRuntimeService(ctx, runtimeVersion), onInternalError);
+export function bindRuntimeService(
+  ctx: RuntimeContext,
+  runtimeVersion: string,
+  onInternalError: InternalErrorListener,
+  streaming?: StreamingHandlers,
+): ServiceBinding {
+  const binding = bindService(RuntimeServiceService, createRuntimeService(ctx, runtimeVersion, streaming), onInternalError);
   const handlers: UntypedServiceImplementation = { ...binding.handlers, getContainerEvents: containerEventsHandler(ctx) };
   return { definition: binding.definition, handlers };
 }

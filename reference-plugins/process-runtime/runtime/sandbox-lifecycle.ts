@@ -15,6 +15,7 @@ import { RollbackStack } from './rollback-stack.js';
 import { sandboxPaths } from './root-layout.js';
 import type { RuntimeContext } from './runtime-context.js';
 import { sandboxNameKey, type SandboxEntry } from './runtime-state.js';
+import { refuseInvalidUserSettings } from './user-settings.js';
 import { writeSandboxRecord, type SandboxRecord } from './sandbox-store.js';
 
 /** How long stopping waits for a SIGKILLed pause or container to be reaped. */
@@ -39,6 +40,7 @@ function describeSandbox(config: PodSandboxConfig): string {
  * A crash part-way leaves a `creating` record that recovery rolls back.
  */
 export async function runPodSandbox(ctx: RuntimeContext, config: PodSandboxConfig, runtimeHandler: string): Promise<string> {
+  refuseInvalidUserSettings('config.linux.security_context', config.linux?.securityContext);
   const id = newObjectId();
   const nameKey = sandboxNameKey({ config });
   return ctx.locks.run([nameKey], async () => {

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerStats, NetworkInterfaceUsage, PodSandboxStats } from '../../../specs/cri/index.js';
-import { readCgroupStats, type CgroupStats } from '../oci/cgroups.js';
+import { readCgroupProcessCount, readCgroupStats, type CgroupStats } from '../oci/cgroups.js';
 import { nowNs } from './ids.js';
 import { podInterfaceName } from './pod-network.js';
 import { containerPaths } from './root-layout.js';
@@ -109,10 +109,11 @@ export async function podNetworkUsage(pausePid: number | undefined): Promise<Net
 export async function sandboxStatsOf(ctx: RuntimeContext, entry: SandboxEntry): Promise<PodSandboxStats> {
   const timestamp = nowNs();
   const { record } = entry;
-  const [cgroup, interfaces, containers] = await Promise.all([
+  const [cgroup, interfaces, containers, processCount] = await Promise.all([
     readCgroupStats(record.podCgroup).catch(() => undefined),
     record.hostNetwork ? Promise.resolve([]) : podNetworkUsage(entry.pausePid),
     Promise.all(ctx.state.containersOf(record.id).map((c) => containerStatsOf(ctx, c))),
+    readCgroupProcessCount(record.podCgroup).catch(() => undefined),
   ]);
   const usage = cgroupUsage(cgroup, timestamp, undefined);
   const primary = interfaces.find((i) => i.name === podInterfaceName) ?? interfaces[0];
@@ -122,7 +123,7 @@ export async function sandboxStatsOf(ctx: RuntimeContext, entry: SandboxEntry): 
       cpu: usage.cpu,
       memory: usage.memory,
       network: primary === undefined ? undefined : { timestamp, defaultInterface: primary, interfaces },
-      process: undefined,
+      process: processCount === undefined ? undefined : { timestamp, processCount: { value: BigInt(processCount) } },
       containers,
       io: undefined,
     },
