@@ -1,4 +1,4 @@
-import { runCommand, SystemCommandError } from './run-command.js';
+import { runCommand, SystemCommandError } from '../run-command.js';
 import { VolumeSystemError, type MountRequest, type VolumeSystem } from './volume-system.js';
 
 /**

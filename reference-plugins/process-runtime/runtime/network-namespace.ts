@@ -1,5 +1,5 @@
 import fs from 'node:fs/promises';
-import { runCommand } from './run-command.js';
+import { runCommand } from '../../run-command.js';
 
 /**
  * Creates a network namespace pinned by a bind mount at `file` (an nsfs

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import { NamespaceMode, type PodSandboxConfig } from '../../../specs/cri/index.js';
 import { unmountIfMounted } from '../oci/rootfs.js';
-import { runCommand } from './run-command.js';
+import { runCommand } from '../../run-command.js';
 
 /** The size of a pod's /dev/shm, as containerd and Docker default it. */
 export const podShmSize = '65536k';

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 
-/** A system command (mount, umount, losetup, mkfs.ext4, …) that could not start or exited non-zero. */
+/** A system command (mount, losetup, mkfs.ext4, unshare, nsenter…) that could not start or exited non-zero; shared by the reference plugins. */
 export class SystemCommandError extends Error {
   readonly argv: readonly string[];
   readonly exitCode: number | null;
@@ -16,7 +16,7 @@ export class SystemCommandError extends Error {
   }
 }
 
-// Debian keeps mount, losetup and the e2fsprogs in sbin; a service manager's PATH may lack it.
+// Debian keeps mount, losetup, ip and the e2fsprogs in sbin; a service manager's PATH may lack it.
 const commandPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /**
