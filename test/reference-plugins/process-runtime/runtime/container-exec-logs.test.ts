@@ -1,47 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import {
-  cleanUpRuntime,
-  containerConfig,
-  createTestNode,
-  cri,
-  missingPrerequisites,
-  podConfig,
-  runtimeClient,
-  startRuntime,
-  type TestLike,
-  type TestNode,
-} from './fixtures/runtime-harness.js';
-import type { RuntimeServiceClient } from '../../../../specs/cri/index.js';
+import { containerConfig, cri, missingPrerequisites } from './fixtures/runtime-harness.js';
+import { run, setUp } from './fixtures/pod-setup.js';
 
 const missing = missingPrerequisites();
 if (missing !== undefined) t.plan(0, missing);
 // Each test starts a runtime process and real pods; on a loaded 2-core machine a file needs more than tap's default 120 s.
 t.setTimeout(300_000);
-
-async function setUp(t: TestLike) {
-  const node = await createTestNode(t);
-  await startRuntime(t, node);
-  const client = await runtimeClient(t, node);
-  t.teardown(() => cleanUpRuntime(t, node, client));
-  const config = podConfig(node);
-  const { podSandboxId } = await cri(client, 'runPodSandbox', { config, runtimeHandler: '' });
-  return { node, client, config, podSandboxId };
-}
-
-async function run(
-  client: RuntimeServiceClient,
-  node: TestNode,
-  podSandboxId: string,
-  name: string,
-  args: string[],
-  extra: Parameters<typeof containerConfig>[3] = {},
-): Promise<string> {
-  const { containerId } = await cri(client, 'createContainer', { podSandboxId, config: containerConfig(node, name, args, extra), sandboxConfig: undefined });
-  await cri(client, 'startContainer', { containerId });
-  return containerId;
-}
 
 t.test('ExecSync returns output and exit code, honours its timeout, and needs a running container', async (t) => {
   const { node, client, podSandboxId, config } = await setUp(t);

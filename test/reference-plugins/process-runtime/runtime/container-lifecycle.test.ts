@@ -1,56 +1,12 @@
 import t from 'tap';
 import { ContainerState, Signal } from '../../../../specs/cri/index.js';
-import {
-  cleanUpRuntime,
-  containerConfig,
-  createTestNode,
-  cri,
-  missingPrerequisites,
-  podConfig,
-  runtimeClient,
-  startRuntime,
-  type TestLike,
-  type TestNode,
-} from './fixtures/runtime-harness.js';
-import type { RuntimeServiceClient } from '../../../../specs/cri/index.js';
+import { cri, missingPrerequisites } from './fixtures/runtime-harness.js';
+import { run, setUp, waitForExit } from './fixtures/pod-setup.js';
 
 const missing = missingPrerequisites();
 if (missing !== undefined) t.plan(0, missing);
 // Each test starts a runtime process and real pods; on a loaded 2-core machine a file needs more than tap's default 120 s.
 t.setTimeout(300_000);
-
-async function setUp(t: TestLike) {
-  const node = await createTestNode(t);
-  await startRuntime(t, node);
-  const client = await runtimeClient(t, node);
-  t.teardown(() => cleanUpRuntime(t, node, client));
-  const config = podConfig(node);
-  const { podSandboxId } = await cri(client, 'runPodSandbox', { config, runtimeHandler: '' });
-  return { node, client, config, podSandboxId };
-}
-
-async function run(
-  client: RuntimeServiceClient,
-  node: TestNode,
-  podSandboxId: string,
-  name: string,
-  args: string[],
-  extra: Parameters<typeof containerConfig>[3] = {},
-): Promise<string> {
-  const { containerId } = await cri(client, 'createContainer', { podSandboxId, config: containerConfig(node, name, args, extra), sandboxConfig: undefined });
-  await cri(client, 'startContainer', { containerId });
-  return containerId;
-}
-
-async function waitForExit(client: RuntimeServiceClient, containerId: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { status } = await cri(client, 'containerStatus', { containerId, verbose: false });
-    if (status?.state === ContainerState.CONTAINER_EXITED) return status;
-    if (Date.now() > deadline) throw new Error(`container ${containerId} did not exit within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 t.test('exit codes and reasons: Completed for 0, Error otherwise, OOMKilled past the memory limit', async (t) => {
   const { node, client, podSandboxId } = await setUp(t);
