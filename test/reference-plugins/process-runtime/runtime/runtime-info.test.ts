@@ -17,7 +17,7 @@ if (missing !== undefined) t.plan(0, missing);
 // Each test starts a runtime process and real pods; on a loaded 2-core machine a file needs more than tap's default 120 s.
 t.setTimeout(300_000);
 
-t.test('Version, Status, RuntimeConfig, UpdateRuntimeConfig and the unimplemented calls', async (t) => {
+t.test('Version, Status, RuntimeConfig, UpdateRuntimeConfig, streaming calls for unknown objects, and the unimplemented calls', async (t) => {
   const node = await createTestNode(t);
   await startRuntime(t, node);
   const client = await runtimeClient(t, node);
@@ -36,9 +36,10 @@ t.test('Version, Status, RuntimeConfig, UpdateRuntimeConfig and the unimplemente
   await t.rejects(cri(client, 'runPodSandbox', { config: podConfig(node), runtimeHandler: '' }), { code: 'FAILED_PRECONDITION', message: /CNI/ });
   t.same(fs.readdirSync(path.join(node.root, 'sandboxes')), [], 'the failed RunPodSandbox left nothing');
 
-  await t.rejects(cri(client, 'exec', { containerId: 'x', cmd: ['sh'], tty: false, stdin: false, stdout: true, stderr: true }), { code: 'UNIMPLEMENTED' });
-  await t.rejects(cri(client, 'attach', { containerId: 'x', stdin: false, tty: false, stdout: true, stderr: true }), { code: 'UNIMPLEMENTED' });
-  await t.rejects(cri(client, 'portForward', { podSandboxId: 'x', port: [80] }), { code: 'UNIMPLEMENTED' });
+  // Streaming calls reach the streaming server, which refuses unknown containers and sandboxes.
+  await t.rejects(cri(client, 'exec', { containerId: 'x', cmd: ['sh'], tty: false, stdin: false, stdout: true, stderr: true }), { code: 'NOT_FOUND' });
+  await t.rejects(cri(client, 'attach', { containerId: 'x', stdin: false, tty: false, stdout: true, stderr: true }), { code: 'NOT_FOUND' });
+  await t.rejects(cri(client, 'portForward', { podSandboxId: 'x', port: [80] }), { code: 'NOT_FOUND' });
   await t.rejects(cri(client, 'checkpointContainer', { containerId: 'x', location: '/tmp/x', timeout: 0n }), { code: 'UNIMPLEMENTED' });
 });
 
