@@ -146,7 +146,8 @@ const usageErrors: [string, string[], RegExp][] = [
   ['a report folder that does not exist', ['certify', 'csi', '--endpoint', '/x.sock', '--report', 'json=/nonexistent/x.json'], /^kubeplug: --report json=\/nonexistent\/x\.json: folder/],
   ['a bad --focus pattern', ['certify', 'csi', '--endpoint', '/x.sock', '--focus', '('], /^kubeplug: --focus "\("/],
   ['a missing known-deviations file', ['certify', 'csi', '--endpoint', '/x.sock', '--known-deviations', '/nonexistent'], /^kubeplug: --known-deviations \/nonexistent:/],
-  ['an interface not built yet', ['certify', 'cri'], /^kubeplug certify cri: not built yet/],
+  ['an interface not built yet', ['certify', 'kubelet'], /^kubeplug certify kubelet: not built yet/],
+  ['certify cri without its endpoint', ['certify', 'cri'], /^kubeplug: Missing required argument: runtime-endpoint/],
   ['no interface', ['certify'], /^kubeplug: name an interface/],
 ];
 
@@ -179,5 +180,6 @@ t.test('list prints requirements with level and coverage, as a table and as JSON
   t.equal(requirements.length, csiRequirements.length);
   t.same(requirements.filter((r) => r.coverage === 'uncovered'), []);
   const all = await runCli(['list']);
-  t.match(all.stdout, /CRI: 0 requirement\(s\)\n  none stated yet/);
+  t.match(all.stdout, /CRI: 229 requirement\(s\)\n  CRI-RUNTIME-001 /);
+  t.match(all.stdout, /KUBELET: 0 requirement\(s\)\n  none stated yet/);
 });
