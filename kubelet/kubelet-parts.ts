@@ -6,7 +6,7 @@
  * code: everything the sync loop observes and decides is plain data.
  */
 import type { FieldError } from './api/field-error.js';
-import type { Pod, PodStatus } from './api/pod-types.js';
+import type { ImagePullPolicy, Pod, PodStatus } from './api/pod-types.js';
 
 /** A CRI container of a pod as the kubelet last observed it (times in ms since the epoch, 0 when unset). */
 export interface ObservedContainer {
@@ -128,10 +128,41 @@ export interface StatusInput {
   readonly hostIP?: string;
 }
 
+export type ProbeKind = 'liveness' | 'readiness' | 'startup';
+export type ProbeOutcome = 'success' | 'failure';
+
+/** A probe's running count: the verdict flips only after `threshold` consecutive opposite outcomes. */
+export interface ProbeTally {
+  readonly verdict: ProbeOutcome;
+  readonly lastOutcome?: ProbeOutcome;
+  /** How many outcomes equal to lastOutcome came in a row. */
+  readonly consecutive: number;
+}
+
+export interface ProbeThresholds {
+  readonly successThreshold: number;
+  readonly failureThreshold: number;
+}
+
+/** The lifecycle hooks a container can have. */
+export type HookKind = 'postStart' | 'preStop';
+
 /** The replaceable behaviours of the kubelet (see kubelet/default-parts.ts for the real ones). */
 export interface KubeletParts {
   readonly validatePod: (pod: Pod) => FieldError[];
   readonly computePodActions: (input: ComputeActionsInput) => PodActions;
   readonly generatePodStatus: (input: StatusInput) => PodStatus;
   readonly restartBackoff: RestartBackoff;
+  /** Whether to call PullImage, given the policy and whether ImageStatus found the image. */
+  readonly shouldPullImage: (policy: ImagePullPolicy, present: boolean) => boolean;
+  /** The verdict a probe has before its first result (readiness: failure, liveness and startup: success). */
+  readonly initialProbeVerdict: (kind: ProbeKind) => ProbeOutcome;
+  /** Folds one probe outcome into the tally. */
+  readonly tallyProbe: (tally: ProbeTally, outcome: ProbeOutcome, thresholds: ProbeThresholds) => ProbeTally;
+  /** Whether a liveness or readiness probe may run yet (startup gates both). */
+  readonly mayProbe: (kind: ProbeKind, startupSucceeded: boolean) => boolean;
+  /** Runs a lifecycle hook (calls `run`), or skips it; resolves when the hook is done. */
+  readonly runLifecycleHook: (kind: HookKind, run: () => Promise<void>) => Promise<void>;
+  /** StopContainer's timeout in seconds, given the grace period and the seconds preStop already used. */
+  readonly stopTimeoutSeconds: (gracePeriodSeconds: number, preStopElapsedSeconds: number) => number;
 }
