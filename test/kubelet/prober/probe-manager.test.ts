@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type { Container, Pod, Probe } from '../../../kubelet/api/pod-types.js';
 import { initialProbeVerdict, mayProbe, tallyProbe } from '../../../kubelet/prober/probe-parts.js';
 import type { EventSink } from '../../../kubelet/events/event-sink.js';
@@ -22,7 +22,7 @@ function running(id: string, name: string, startedAt = Date.now()): ObservedCont
 }
 
 /** A prober whose attempts answer from a script per kind, recording each attempt and event. */
-function scripted(t: Tap.Test, script: Partial<Record<ProbeKind, () => ProbeAttempt>>, container: Container) {
+function scripted(t: Test, script: Partial<Record<ProbeKind, () => ProbeAttempt>>, container: Container) {
   const attempts: { kind: ProbeKind; at: number }[] = [];
   const events: string[] = [];
   const kindOf = (probe: Probe): ProbeKind => (probe === container.livenessProbe ? 'liveness' : probe === container.readinessProbe ? 'readiness' : 'startup');

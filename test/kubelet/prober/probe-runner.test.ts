@@ -3,7 +3,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type { Container } from '../../../kubelet/api/pod-types.js';
 import { healthServiceDefinition } from '../../../kubelet/prober/grpc-health.js';
 import { resolveContainerPort, runGrpcProbe, runHttpGet, runProbeHandler, runTcpConnect } from '../../../kubelet/prober/probe-runner.js';
@@ -11,7 +11,7 @@ import type { RuntimeServiceClient } from '../../../specs/cri/index.js';
 
 // Real servers on the loopback: what a probe sees is what a pod would answer.
 
-async function startHttp(t: Tap.Test, handler: http.RequestListener): Promise<number> {
+async function startHttp(t: Test, handler: http.RequestListener): Promise<number> {
   const server = http.createServer(handler);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -93,7 +93,7 @@ t.test('tcpSocket succeeds when a connection opens and fails when it is refused'
   t.match(refused.output, /ECONNREFUSED/);
 });
 
-async function startHealthServer(t: Tap.Test, statusFor: (service: string) => number | 'hang'): Promise<number> {
+async function startHealthServer(t: Test, statusFor: (service: string) => number | 'hang'): Promise<number> {
   const server = new Server();
   server.addService(healthServiceDefinition, {
     Check: (call: ServerUnaryCall<{ service: string }, { status: number }>, callback: sendUnaryData<{ status: number }>) => {
