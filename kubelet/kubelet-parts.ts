@@ -126,6 +126,8 @@ export interface StatusInput {
   readonly deadlineExceeded: boolean;
   readonly podFailed?: { readonly reason: string; readonly message: string };
   readonly hostIP?: string;
+  /** The runtime's name (CRI Version runtime_name, e.g. "containerd"): the scheme of containerID "<runtime>://<id>"; "cri" when absent. */
+  readonly runtimeName?: string;
 }
 
 export type ProbeKind = 'liveness' | 'readiness' | 'startup';
