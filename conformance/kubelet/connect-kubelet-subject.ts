@@ -142,6 +142,11 @@ export async function connectKubeletSubject(options: ConnectKubeletOptions): Pro
     maxRestartPeriodSeconds: settings.maxRestartPeriodSeconds,
     csiDriver: node.csiDriver,
     syncMs: assumedSyncMs,
+    hostPathDir: node.hostPathDir,
+    rootDir: node.rootDir,
+    async stopPodSandbox(sandboxId) {
+      await callUnary(node.runtime.runtime, node.runtime.runtime.stopPodSandbox, { podSandboxId: sandboxId }, { deadline: new Date(Date.now() + 30_000) });
+    },
     async writeManifest(fileName, content) {
       const text = typeof content === 'string' ? content : `${JSON.stringify(content, null, 2)}\n`;
       // A dot name: the kubelet ignores it (KUBELET-MANIFEST-001) until the rename makes it whole at once.

@@ -31,5 +31,7 @@ export async function pushKubeletSuiteImages(registryHost: string): Promise<Kube
     layers: [buildLayer(busyboxBaseLayer()), markerLayer('kubelet-suite-busybox', links)],
   });
   await pushImage({ registryHost, repository: kubeletBusyboxName.repository }, image, kubeletBusyboxName.tag);
+  // Also as `latest`, so a reference without a tag (imagePullPolicy defaults to Always) pulls too.
+  await pushImage({ registryHost, repository: kubeletBusyboxName.repository }, image, 'latest');
   return { busybox: `${registryHost}/${kubeletBusyboxName.repository}:${kubeletBusyboxName.tag}` };
 }

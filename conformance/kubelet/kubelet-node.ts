@@ -46,6 +46,8 @@ export interface KubeletNode {
   readonly registry: string;
   readonly manifestsDir: string;
   readonly rootDir: string;
+  /** A folder for pods' hostPath volumes, the same path in the harness's and the runtime's mount namespaces. */
+  readonly hostPathDir: string;
   readonly csiDriver: string;
   /** The kubelet command as run (argv after placeholder expansion). */
   readonly command: ExpandedCommand;
@@ -204,7 +206,8 @@ export async function startKubeletNode(settings: KubeletRunSettings, options: Ku
     const manifestsDir = path.join(kubeletDir, 'manifests');
     const rootDir = path.join(kubeletDir, 'root');
     const driverRoot = path.join(kubeletDir, 'csi-driver');
-    for (const dir of [manifestsDir, rootDir, driverRoot]) fs.mkdirSync(dir, { recursive: true });
+    const hostPathDir = path.join(kubeletDir, 'host-paths');
+    for (const dir of [manifestsDir, rootDir, driverRoot, hostPathDir]) fs.mkdirSync(dir, { recursive: true });
 
     // The driver serves in the runtime's mount namespace, so what it publishes is what the runtime mounts into containers.
     const driverSocket = path.join(kubeletDir, 'csi-driver.sock');
@@ -281,6 +284,7 @@ export async function startKubeletNode(settings: KubeletRunSettings, options: Ku
       registry,
       manifestsDir,
       rootDir,
+      hostPathDir,
       csiDriver: csiDriverName,
       command,
       recorder,

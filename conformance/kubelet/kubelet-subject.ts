@@ -51,4 +51,10 @@ export interface KubeletSubject extends Subject {
   restartKubelet(signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>;
   /** Milliseconds one kubelet sync may take to notice a change (the suite's polling budget is a multiple of it). */
   readonly syncMs: number;
+  /** A folder on the node, the same path for the harness, the kubelet and the runtime, that cases may use as hostPath volumes' source. */
+  readonly hostPathDir: string;
+  /** The kubelet's --root-dir, as the harness sees it (to look for what a pod left behind). */
+  readonly rootDir: string;
+  /** Stops a pod sandbox behind the kubelet's back, through the real runtime (not the spy), as if it had died. */
+  stopPodSandbox(sandboxId: string): Promise<void>;
 }
