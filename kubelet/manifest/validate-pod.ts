@@ -20,6 +20,7 @@ import type {
   Probe,
   TcpSocketAction,
   Volume,
+  VolumeMount,
 } from '../api/pod-types.js';
 import { fieldErrors } from './field-errors.js';
 import { dns1123LabelProblem, dns1123SubdomainProblem, portNameProblem, portNumberProblem } from './name-rules.js';
@@ -50,6 +51,14 @@ function checkMinimum(errors: FieldError[], field: string, value: unknown, minim
   }
 }
 
+/** The items of an optional list field; a value that is not a list is reported and yields none. */
+function listAt(errors: FieldError[], field: string, value: unknown): unknown[] {
+  if (value === undefined || value === null) return [];
+  if (Array.isArray(value)) return value;
+  errors.push(fieldErrors.invalid(field, value, 'must be a list'));
+  return [];
+}
+
 function checkEnum(errors: FieldError[], field: string, value: unknown, allowed: readonly string[]): void {
   if (value === undefined) return;
   if (typeof value !== 'string' || !allowed.includes(value)) errors.push(fieldErrors.unsupported(field, value, allowed));
@@ -76,7 +85,7 @@ function checkTargetPort(errors: FieldError[], field: string, port: unknown, con
     errors.push(fieldErrors.invalid(field, port, problem));
     return;
   }
-  const declared = (container.ports ?? []).some((declaredPort) => isObject(declaredPort) && declaredPort.name === port);
+  const declared = (Array.isArray(container.ports) ? container.ports : []).some((declaredPort) => isObject(declaredPort) && declaredPort.name === port);
   if (!declared) errors.push(fieldErrors.invalid(field, port, 'must name a port of the container (spec ports[].name)'));
 }
 
@@ -86,7 +95,7 @@ function checkHttpGet(errors: FieldError[], field: string, action: HttpGetAction
   if (typeof action.path === 'string' && action.path !== '' && !action.path.startsWith('/')) {
     errors.push(fieldErrors.invalid(`${field}.path`, action.path, "must start with '/'"));
   }
-  (action.httpHeaders ?? []).forEach((header, index) => {
+  listAt(errors, `${field}.httpHeaders`, action.httpHeaders).forEach((header, index) => {
     if (!isObject(header) || typeof header.name !== 'string' || !/^[-A-Za-z0-9!#$%&'*+.^_`|~]+$/.test(header.name)) {
       errors.push(fieldErrors.invalid(`${field}.httpHeaders[${index}].name`, isObject(header) ? header.name : header, 'must be a valid HTTP header name'));
     }
@@ -171,9 +180,9 @@ function checkLifecycle(errors: FieldError[], field: string, lifecycle: Lifecycl
 }
 
 /** @see KUBELET-MANIFEST-005 */
-function checkPorts(errors: FieldError[], field: string, ports: readonly ContainerPort[]): void {
+function checkPorts(errors: FieldError[], field: string, value: unknown): void {
   const names = new Set<string>();
-  ports.forEach((port, index) => {
+  (listAt(errors, field, value) as ContainerPort[]).forEach((port, index) => {
     const portField = `${field}[${index}]`;
     if (!isObject(port)) {
       errors.push(fieldErrors.invalid(portField, port, 'must be an object'));
@@ -200,7 +209,7 @@ function checkPorts(errors: FieldError[], field: string, ports: readonly Contain
 
 function checkVolumeMounts(errors: FieldError[], field: string, container: Container, volumeNames: ReadonlySet<string>): void {
   const paths = new Set<string>();
-  (container.volumeMounts ?? []).forEach((mount, index) => {
+  (listAt(errors, `${field}.volumeMounts`, container.volumeMounts) as VolumeMount[]).forEach((mount, index) => {
     const mountField = `${field}.volumeMounts[${index}]`;
     if (!isObject(mount)) {
       errors.push(fieldErrors.invalid(mountField, mount, 'must be an object'));
@@ -227,8 +236,13 @@ function checkContainerCommon(errors: FieldError[], field: string, container: Co
   if (typeof container.image !== 'string' || container.image.trim() === '') errors.push(fieldErrors.required(`${field}.image`));
   checkEnum(errors, `${field}.imagePullPolicy`, container.imagePullPolicy, pullPolicies);
   checkEnum(errors, `${field}.terminationMessagePolicy`, container.terminationMessagePolicy, terminationMessagePolicies);
-  if (container.ports !== undefined) checkPorts(errors, `${field}.ports`, container.ports);
-  (container.env ?? []).forEach((variable, index) => {
+  checkPorts(errors, `${field}.ports`, container.ports);
+  for (const key of ['command', 'args'] as const) {
+    listAt(errors, `${field}.${key}`, container[key]).forEach((item, index) => {
+      if (typeof item !== 'string') errors.push(fieldErrors.invalid(`${field}.${key}[${index}]`, item, 'must be a string'));
+    });
+  }
+  listAt(errors, `${field}.env`, container.env).forEach((variable, index) => {
     if (!isObject(variable) || typeof variable.name !== 'string' || variable.name === '') {
       errors.push(fieldErrors.required(`${field}.env[${index}].name`));
     } else if (variable.name.includes('=')) {
