@@ -24,7 +24,10 @@ export function hasAnyAppContainerStarted(pod: Pod, statuses: readonly Container
 }
 
 interface PhaseCounts {
+  /** Run-to-completion init containers not done yet. */
   pendingInitialization: number;
+  /** Sidecars not started yet. */
+  pendingSidecars: number;
   failedInitialization: number;
   unknown: number;
   running: number;
@@ -40,17 +43,17 @@ function countInitContainers(pod: Pod, statuses: readonly ContainerStatus[], cou
       // A sidecar counts like an app container, except that its exits do not count.
       if (status === undefined) counts.unknown += 1;
       else if (status.state.running !== undefined) {
-        if (status.started !== true) counts.pendingInitialization += 1;
+        if (status.started !== true) counts.pendingSidecars += 1;
         counts.running += 1;
       } else if (status.state.terminated !== undefined) {
         // Terminated sidecars do not decide the phase.
       } else if (status.state.waiting !== undefined) {
         if (status.lastState.terminated === undefined) {
-          counts.pendingInitialization += 1;
+          counts.pendingSidecars += 1;
           counts.waiting += 1;
         }
       } else {
-        counts.pendingInitialization += 1;
+        counts.pendingSidecars += 1;
         counts.unknown += 1;
       }
       continue;
@@ -87,14 +90,16 @@ function countAppContainers(pod: Pod, statuses: readonly ContainerStatus[], coun
  * @see KUBELET-PHASE-004
  */
 export function getPodPhase(pod: Pod, statuses: readonly ContainerStatus[]): PodPhase {
-  const counts: PhaseCounts = { pendingInitialization: 0, failedInitialization: 0, unknown: 0, running: 0, waiting: 0, stopped: 0, succeeded: 0 };
+  const counts: PhaseCounts = { pendingInitialization: 0, pendingSidecars: 0, failedInitialization: 0, unknown: 0, running: 0, waiting: 0, stopped: 0, succeeded: 0 };
   countInitContainers(pod, statuses, counts);
   countAppContainers(pod, statuses, counts);
   const restartPolicy = pod.spec.restartPolicy ?? 'Always';
 
   if (counts.failedInitialization > 0 && restartPolicy === 'Never') return 'Failed';
-  // A sidecar restarting after the app containers ran does not send the pod back to Pending.
-  if (counts.pendingInitialization > 0 && !hasAnyAppContainerStarted(pod, statuses)) return 'Pending';
+  // An init container still to complete keeps the pod Pending; a sidecar
+  // restarting after the app containers ran does not send it back to Pending.
+  if (counts.pendingInitialization > 0) return 'Pending';
+  if (counts.pendingSidecars > 0 && !hasAnyAppContainerStarted(pod, statuses)) return 'Pending';
   if (counts.waiting > 0) return 'Pending';
   if (counts.running > 0 && counts.unknown === 0) return 'Running';
   if (counts.running === 0 && counts.stopped > 0 && counts.unknown === 0) {
