@@ -77,7 +77,7 @@ function declareRefusalTable(suite: Suite<KubeletSubject>, id: string, title: st
     ids: [id],
     title,
     timeoutMs: 45_000,
-    async run(ctx) {
+    async run(ctx: Ctx) {
       const { subject } = ctx;
       const pods = refusals.map((refusal, index) =>
         testPod(ctx, `refused-${index}`, {
@@ -116,7 +116,7 @@ export function declareManifestCases(suite: Suite<KubeletSubject>): void {
     ids: ['KUBELET-MANIFEST-001'],
     title: 'Every YAML or JSON file of the manifest folder becomes a pod, and a file whose name starts with a dot is ignored',
     timeoutMs: 60_000,
-    async run(ctx) {
+    async run(ctx: Ctx) {
       const { subject } = ctx;
       const asYaml = testPod(ctx, 'yaml', { containers: [sleeperContainer(subject, 'app')] });
       const asJson = testPod(ctx, 'json', { containers: [sleeperContainer(subject, 'app')] });
@@ -143,7 +143,7 @@ export function declareManifestCases(suite: Suite<KubeletSubject>): void {
     ids: ['KUBELET-MANIFEST-002'],
     title: 'A static pod is named <name>-<node name>, defaults to namespace default, and a changed manifest becomes a new pod with a new UID',
     timeoutMs: 60_000,
-    async run(ctx) {
+    async run(ctx: Ctx) {
       const { subject } = ctx;
       const pod = testPod(ctx, 'static-uid', { containers: [sleeperContainer(subject, 'app')] });
       const withoutNamespace: Pod = { ...pod.manifest, metadata: { name: pod.name, labels: { version: 'one' } } };
@@ -246,7 +246,7 @@ export function declareManifestCases(suite: Suite<KubeletSubject>): void {
     ids: ['KUBELET-MANIFEST-007'],
     title: 'A refused manifest shows as a Failed pod with reason InvalidManifest and a message naming the field, gets a FailedValidation event, and no CRI call',
     timeoutMs: 45_000,
-    async run(ctx) {
+    async run(ctx: Ctx) {
       const { subject } = ctx;
       const pod = testPod(ctx, 'invalid', { containers: [sleeperContainer(subject, 'app', { ports: [{ containerPort: 99999 }] })] });
       const field = 'spec.containers[0].ports[0].containerPort';
@@ -287,7 +287,7 @@ export function declareManifestCases(suite: Suite<KubeletSubject>): void {
     ids: ['KUBELET-MANIFEST-008'],
     title: 'A refused or unparsable manifest added next to a running pod leaves that pod as it was: same containers, no restart',
     timeoutMs: 60_000,
-    async run(ctx) {
+    async run(ctx: Ctx) {
       const { subject } = ctx;
       const running = testPod(ctx, 'undisturbed', { containers: [sleeperContainer(subject, 'one'), sleeperContainer(subject, 'two')] });
       await withManifest(ctx, running);
@@ -322,7 +322,7 @@ export function declareManifestCases(suite: Suite<KubeletSubject>): void {
     ids: ['KUBELET-MANIFEST-009', 'KUBELET-PLUGIN-005'],
     title: 'Removing a manifest stops the pod (preStop first, then StopContainer for each container, then StopPodSandbox, then RemovePodSandbox) and it leaves /pods',
     timeoutMs: 60_000,
-    async run(ctx) {
+    async run(ctx: Ctx) {
       const { subject } = ctx;
       const marker = ctx.uniqueName('prestop');
       const pod = testPod(ctx, 'removed', {
@@ -384,7 +384,7 @@ export function declareManifestCases(suite: Suite<KubeletSubject>): void {
     ids: ['KUBELET-MANIFEST-010'],
     title: "The spec in /pods carries the API server's defaults: restart policy, grace period, DNS policy, pull policy by tag, termination message path and probe defaults",
     timeoutMs: 45_000,
-    async run(ctx) {
+    async run(ctx: Ctx) {
       const { subject } = ctx;
       const tagged = subject.images.busybox;
       const untagged = tagged.replace(/:[^:/]+$/, '');
@@ -432,7 +432,7 @@ export function declareManifestCases(suite: Suite<KubeletSubject>): void {
     ids: ['KUBELET-MANIFEST-011'],
     title: 'Files that are not valid YAML, hold no Pod or lack metadata.name each get a FailedValidation event naming the file, and the valid pod next to them runs',
     timeoutMs: 60_000,
-    async run(ctx) {
+    async run(ctx: Ctx) {
       const { subject } = ctx;
       const bad = {
         [`${ctx.uniqueName('bad-yaml')}.yaml`]: 'kind: Pod\nmetadata:\n  name: [oops\n  - :\n',
