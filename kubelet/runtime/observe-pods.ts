@@ -91,6 +91,8 @@ async function unlessGone<T>(call: Promise<T>): Promise<T | undefined> {
 export interface ObservePodsOptions {
   /** Deadline of each call, in ms (default 10 s). */
   readonly callTimeoutMs?: number;
+  /** Only this pod (label selector on io.kubernetes.pod.uid). */
+  readonly uid?: string;
 }
 
 /**
@@ -100,7 +102,8 @@ export interface ObservePodsOptions {
 export async function observePods(runtime: RuntimeServiceClient, options: ObservePodsOptions = {}): Promise<Map<string, ObservedPod>> {
   const timeoutMs = options.callTimeoutMs ?? 10_000;
   const deadline = (): { deadline: Date } => ({ deadline: new Date(Date.now() + timeoutMs) });
-  const selector = { [runtimeKeys.managedBy]: managedByValue };
+  const selector: Record<string, string> = { [runtimeKeys.managedBy]: managedByValue };
+  if (options.uid !== undefined) selector[runtimeKeys.podUid] = options.uid;
   const [sandboxList, containerList] = await Promise.all([
     callUnary(runtime, runtime.listPodSandbox, { filter: { id: '', labelSelector: selector } }, deadline()),
     callUnary(runtime, runtime.listContainers, { filter: { id: '', podSandboxId: '', labelSelector: selector } }, deadline()),
@@ -145,4 +148,9 @@ export async function observePods(runtime: RuntimeServiceClient, options: Observ
     result.set(uid, pod);
   }
   return result;
+}
+
+/** One pod as CRI reports it now, or undefined when the runtime holds nothing of it. */
+export async function observePod(runtime: RuntimeServiceClient, uid: string, options: Omit<ObservePodsOptions, 'uid'> = {}): Promise<ObservedPod | undefined> {
+  return (await observePods(runtime, { ...options, uid })).get(uid);
 }
