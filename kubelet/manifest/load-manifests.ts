@@ -10,7 +10,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import type { FieldError } from '../api/field-error.js';
+import { FieldError } from '../api/field-error.js';
 import type { Pod } from '../api/pod-types.js';
 import { applyPodDefaults } from './apply-defaults.js';
 import { fieldErrors } from './field-errors.js';
@@ -39,31 +39,35 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
 /** Parses a manifest's text (YAML, of which JSON is a subset) into one document, or errors naming the file. */
 export function parseManifestText(file: string, text: string): { document?: unknown; errors: FieldError[] } {
-  if (text.trim() === '') return { errors: [fieldErrors.invalid(file, '', 'the manifest is empty')] };
+  if (text.trim() === '') return { errors: [new FieldError(file, 'the manifest is empty')] };
   let documents;
   try {
     documents = parseAllDocuments(text, { prettyErrors: false });
   } catch (error) {
-    return { errors: [fieldErrors.invalid(file, '', `not YAML or JSON: ${(error as Error).message}`)] };
+    return { errors: [new FieldError(file, `not YAML or JSON: ${oneLine((error as Error).message)}`)] };
   }
   if (!Array.isArray(documents)) {
     // parseAllDocuments answers an EmptyStream when the text holds only comments.
-    return { errors: [fieldErrors.invalid(file, '', 'the manifest holds no document')] };
+    return { errors: [new FieldError(file, 'the manifest holds no document')] };
   }
   const present = documents.filter((document) => document.contents !== null || document.errors.length > 0);
   if (present.length !== 1) {
-    return { errors: [fieldErrors.invalid(file, present.length, 'a manifest holds exactly one pod document')] };
+    return { errors: [new FieldError(file, `a manifest holds exactly one pod document, not ${present.length}`)] };
   }
   const document = present[0]!;
   if (document.errors.length > 0) {
-    return { errors: [fieldErrors.invalid(file, '', `not YAML or JSON: ${document.errors[0]!.message}`)] };
+    return { errors: [new FieldError(file, `not YAML or JSON: ${oneLine(document.errors[0]!.message)}`)] };
   }
   try {
     return { document: document.toJS({ maxAliasCount: 100 }), errors: [] };
   } catch (error) {
-    return { errors: [fieldErrors.invalid(file, '', `not YAML or JSON: ${(error as Error).message}`)] };
+    return { errors: [new FieldError(file, `not YAML or JSON: ${oneLine((error as Error).message)}`)] };
   }
 }
 
@@ -156,14 +160,14 @@ export async function loadManifests(dir: string, nodeName: string): Promise<Mani
       const stat = await fs.stat(filePath);
       if (stat.isDirectory()) continue;
       if (!stat.isFile()) {
-        loads.push({ file, errors: [fieldErrors.invalid(file, '', 'the manifest path is not a regular file')] });
+        loads.push({ file, errors: [new FieldError(file, 'the manifest path is not a regular file')] });
         continue;
       }
       text = await fs.readFile(filePath, 'utf8');
     } catch (error) {
       // The file may vanish between readdir and read (an atomic rename in progress).
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      loads.push({ file, errors: [fieldErrors.invalid(file, '', `cannot read: ${(error as Error).message}`)] });
+      loads.push({ file, errors: [new FieldError(file, `cannot read: ${(error as Error).message}`)] });
       continue;
     }
     loads.push(loadManifestText(text, { file, nodeName }));
@@ -172,6 +176,8 @@ export async function loadManifests(dir: string, nodeName: string): Promise<Mani
 }
 
 /** One line naming the file and every field error, for events and pod messages. */
-export function describeManifestErrors(load: ManifestLoad): string {
-  return `${load.file}: ${load.errors.map((error) => error.message).join('; ')}`;
+export function describeManifestErrors(load: Pick<ManifestLoad, 'file' | 'errors'>): string {
+  // An error about the file as a whole is named by the file already.
+  const details = load.errors.map((error) => (error.field === load.file || error.field === '' ? error.detail : error.message));
+  return `${load.file}: ${details.join('; ')}`;
 }
