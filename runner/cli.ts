@@ -7,6 +7,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { certifyCommand, type CommandIo } from './commands/certify.js';
+import { kubeletCommand } from './commands/kubelet.js';
 import { listCommand } from './commands/list.js';
 import { serveCommand } from './commands/serve.js';
 import { kitVersion } from './kit-version.js';
@@ -22,7 +23,8 @@ export async function main(args: readonly string[], io: Omit<CommandIo, 'setExit
     .command(certifyCommand(commandIo))
     .command(listCommand(commandIo))
     .command(serveCommand(commandIo))
-    .demandCommand(1, 'name a command: certify, list or serve')
+    .command(kubeletCommand(commandIo))
+    .demandCommand(1, 'name a command: certify, list, serve or kubelet')
     .strict()
     .version(kitVersion())
     .help()
