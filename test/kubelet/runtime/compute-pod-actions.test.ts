@@ -199,7 +199,7 @@ t.test('containersToRemove keeps the newest exited container of each name', asyn
     exited('init', 0, { id: 'init-done' }),
   ];
   t.same(removableContainers(containers).sort(), ['old-0', 'old-1']);
-  t.same(computePodActions(inputOf(podOf(), observedPod(containers))).containersToRemove.sort(), ['old-0', 'old-1']);
+  t.same(computePodActions(inputOf(podOf(), observedPod(containers))).containersToRemove.slice().sort(), ['old-0', 'old-1']);
 });
 
 t.test('containers still running in an older sandbox are killed', async (t) => {
