@@ -266,6 +266,8 @@ export async function startKubelet(options: KubeletOptions, parts: Partial<Kubel
     for (const uid of [...statuses.keys()]) if (!desired.has(uid)) statuses.delete(uid);
     for (const uid of [...results.keys()]) if (!desired.has(uid) && !fresh.has(uid) && !inFlight.has(uid)) results.delete(uid);
     served = [...items, ...refused];
+    // Volumes of pods removed while no kubelet ran have no sync to tear them down.
+    await workers.collectOrphanedVolumes(new Set([...desired.keys(), ...fresh.keys(), ...inFlight.keys()]));
   };
 
   const runRounds = async (): Promise<void> => {

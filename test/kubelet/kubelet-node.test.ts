@@ -110,6 +110,9 @@ t.test('a pod with an init container and two app containers sharing an emptyDir 
     describe,
   );
   t.pass('the pod is gone from /pods and from the runtime');
+  const podDir = path.join(node.rootDir, 'pods', uid);
+  await waitFor('the pod folder (its emptyDir) to be removed', 10_000, async () => (fs.existsSync(podDir) ? undefined : true), async () => JSON.stringify(fs.readdirSync(podDir, { recursive: true })));
+  t.notOk(fs.existsSync(podDir), "the pod's folder and emptyDir are removed from the node");
 
   t.same(await node.stop(), [], 'the node stops cleanly');
   t.same(node.leftovers(), { processes: [], mounts: [], cgroups: [], networkNamespace: false, folder: false }, 'nothing is left');
