@@ -41,7 +41,7 @@ export interface ImagePullerOptions {
 /** Pulls images for pods' containers and remembers failures for the back-off (per pod and container). */
 export class ImagePuller {
   readonly #options: ImagePullerOptions;
-  readonly #failures = new Map<string, { failures: number; until: number; image: string }>();
+  readonly #failures = new Map<string, { failures: number; until: number; image: string; told: boolean }>();
 
   constructor(options: ImagePullerOptions) {
     this.#options = options;
@@ -60,7 +60,9 @@ export class ImagePuller {
     const failed = this.#failures.get(key);
     if (failed !== undefined && failed.image === image && now < failed.until) {
       const message = `Back-off pulling image "${image}"`;
-      events.record(pod, fieldPath, 'Normal', 'BackOff', message);
+      // One BackOff event per back-off, not one per sync.
+      if (!failed.told) events.record(pod, fieldPath, 'Normal', 'BackOff', message);
+      failed.told = true;
       return { ok: false, reason: 'ImagePullBackOff', message, retryAt: failed.until };
     }
     const deadline = (): { deadline: Date } => ({ deadline: new Date(Date.now() + (this.#options.pullTimeoutMs ?? 300_000)) });
@@ -102,7 +104,7 @@ export class ImagePuller {
     const previous = this.#failures.get(key);
     const failures = (previous?.image === image ? previous.failures : 0) + 1;
     const until = now + defaultRestartBackoff(failures, this.#options.maxBackoffMs);
-    this.#failures.set(key, { failures, until, image });
+    this.#failures.set(key, { failures, until, image, told: false });
     const message = `Failed to pull image "${image}": ${cause}`;
     this.#options.events.record(pod, fieldPath, 'Warning', 'Failed', message);
     this.#options.events.record(pod, fieldPath, 'Warning', 'Failed', 'Error: ErrImagePull');
