@@ -22,7 +22,9 @@ export async function declaredCasesOf(iface: InterfaceName): Promise<DeclaredCas
       const { createCriSuite } = await import('../conformance/cri/index.js');
       return createCriSuite().cases;
     }
-    case 'kubelet':
-      return [];
+    case 'kubelet': {
+      const { createKubeletSuite } = await import('../conformance/kubelet/index.js');
+      return createKubeletSuite().cases;
+    }
   }
 }

@@ -144,6 +144,7 @@ export async function connectKubeletSubject(options: ConnectKubeletOptions): Pro
     syncMs: assumedSyncMs,
     hostPathDir: node.hostPathDir,
     rootDir: node.rootDir,
+    readOnlyGet: (urlPath) => node.get(urlPath, 10_000),
     async stopPodSandbox(sandboxId) {
       await callUnary(node.runtime.runtime, node.runtime.runtime.stopPodSandbox, { podSandboxId: sandboxId }, { deadline: new Date(Date.now() + 30_000) });
     },

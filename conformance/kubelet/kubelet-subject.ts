@@ -55,6 +55,8 @@ export interface KubeletSubject extends Subject {
   readonly hostPathDir: string;
   /** The kubelet's --root-dir, as the harness sees it (to look for what a pod left behind). */
   readonly rootDir: string;
+  /** A raw GET on the kubelet's read-only port (e.g. /healthz), for cases that judge the answer itself. */
+  readOnlyGet(path: string): Promise<{ status: number; body: string }>;
   /** Stops a pod sandbox behind the kubelet's back, through the real runtime (not the spy), as if it had died. */
   stopPodSandbox(sandboxId: string): Promise<void>;
 }

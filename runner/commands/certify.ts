@@ -1,6 +1,8 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import type { CommonCertifyOptions } from '../certify-interface.js';
+import type { Suite } from '../../conformance/framework/index.js';
+import type { KubeletRunSubject } from '../../conformance/kubelet/index.js';
 import type { TerminalOutput } from '../report/terminal-report.js';
 import { UsageError } from '../usage-error.js';
 
@@ -13,7 +15,6 @@ export interface CommandIo {
 
 /** Which issue brings each suite not built yet. */
 const notBuiltYet = {
-  kubelet: 'the kubelet suite and reference kubelet arrive with issue 6',
   all: 'certify all needs every suite and reference plugin (issue 7); today `certify cni`, `certify csi` and `certify cri` run one interface each',
 } as const;
 
@@ -190,7 +191,7 @@ export function certifyCommand(io: CommandIo) {
             io.setExitCode(exitCode);
           },
         })
-        .command(notBuilt('kubelet', 'Certify a kubelet (not built yet)', io))
+        .command(certifyKubeletCommand(io))
         .command(notBuilt('all', 'Certify a whole node of reference plugins (not built yet)', io))
         .demandCommand(1, 'name an interface: csi, cri, cni, kubelet or all'),
     handler: () => {},
@@ -293,3 +294,86 @@ function certifyCriCommand(io: CommandIo) {
     },
   };
 }
+
+/**
+ * `kubeplug certify kubelet`: starts a node (a CRI runtime in namespaces of
+ * its own, a registry, the dir-volume CSI driver, spy proxies), runs the
+ * kubelet from `--kubelet-cmd` on it, certifies it, and stops it all.
+ */
+function certifyKubeletCommand(io: CommandIo) {
+  return {
+    command: 'kubelet',
+    describe: 'Certify a kubelet: the harness starts it on a node of its own (needs root: namespaces, mounts, cgroups)',
+    builder: (sub: Argv) =>
+      commonOptions(sub)
+        .option('kubelet-cmd', {
+          type: 'string',
+          describe:
+            'Command template that starts the kubelet; placeholders {manifests} {cri} {csi} {csi-driver} {port} {root} {node-name} {max-restart-period} {cgroup-parent} (default: kubeplug kubelet)',
+        })
+        .option('runtime', { type: 'string', default: 'kubeplug', describe: "The node's CRI runtime: kubeplug (the process runtime) or containerd (Debian's, with upstream CNI plugins)" })
+        .option('registry', {
+          type: 'string',
+          describe: "127.0.0.1:PORT of a registry the suite pushes its test image to and the runtime pulls from (default: it starts Debian's docker-registry)",
+        })
+        .option('max-restart-period', { type: 'number', describe: 'Restart back-off cap the kubelet runs with, in seconds ({max-restart-period}; default 20)' }),
+    handler: async (argv: {
+      focus: string[];
+      skip: string[];
+      report: string[];
+      'known-deviations'?: string | undefined;
+      strict: boolean;
+      'case-timeout': number;
+      'kubelet-cmd'?: string | undefined;
+      runtime: string;
+      registry?: string | undefined;
+      'max-restart-period'?: number | undefined;
+    }) => {
+      const [{ certifyInterface }, kubeletSuite] = await Promise.all([import('../certify-interface.js'), import('../../conformance/kubelet/index.js')]);
+      if (process.getuid?.() !== 0) {
+        throw new UsageError('certify kubelet needs root: the kubelet runs on a node of network and mount namespaces, cgroups and mounts the harness makes');
+      }
+      let settings;
+      try {
+        settings = kubeletSuite.loadKubeletRunSettings({
+          ...(argv['kubelet-cmd'] === undefined ? {} : { kubeletCmd: argv['kubelet-cmd'] }),
+          runtime: argv.runtime,
+          ...(argv.registry === undefined ? {} : { registry: argv.registry }),
+          ...(argv['max-restart-period'] === undefined ? {} : { maxRestartPeriodSeconds: argv['max-restart-period'] }),
+        });
+      } catch (error) {
+        if (error instanceof kubeletSuite.KubeletRunConfigError) throw new UsageError(error.message);
+        throw error;
+      }
+      const unavailable = kubeletSuite.kubeletNodeUnavailable(settings);
+      if (unavailable !== undefined) throw new UsageError(`certify kubelet: the node cannot start here: ${unavailable}`);
+      let subject: KubeletRunSubject | undefined;
+      try {
+        const { exitCode } = await certifyInterface({
+          iface: 'kubelet',
+          specVersion: kubeletSpecVersion,
+          // Cases see the KubeletSubject face only; the runner also closes it.
+          suite: kubeletSuite.createKubeletSuite() as unknown as Suite<KubeletRunSubject>,
+          connect: async () => {
+            subject = await kubeletSuite.connectKubeletSubject({ settings, exitOnSignal: true });
+            return subject;
+          },
+          flags: commonFlags(argv),
+          progress: io.progress,
+          out: io.out,
+        });
+        io.setExitCode(exitCode);
+      } finally {
+        // The runner only starts closing; the node is stopped (and checked) before the command returns.
+        const failures = (await subject?.closed()) ?? [];
+        if (failures.length > 0) {
+          io.progress.write(`kubeplug certify kubelet: stopping the node left problems: ${failures.map((failure) => `${failure.label}: ${failure.message}`).join('; ')}\n`);
+          io.setExitCode(2);
+        }
+      }
+    },
+  };
+}
+
+/** The kubernetes release the kubelet spec restates. */
+const kubeletSpecVersion = 'v1.36.3';

@@ -1,0 +1,36 @@
+/** The kubelet conformance suite: every case of every area, declared on one Suite, and how to start a kubelet to run it against. */
+import { Suite } from '../framework/index.js';
+import { declareInitCases } from './init.cases.js';
+import type { KubeletSubject } from './kubelet-subject.js';
+import { declareManifestCases } from './manifest.cases.js';
+import { declarePhaseCases } from './phase.cases.js';
+import { declarePluginCases } from './plugin.cases.js';
+import { declareSandboxCases } from './sandbox.cases.js';
+
+export type { KubeletSubject, RecordedCall } from './kubelet-subject.js';
+export { connectKubeletSubject, describePodStatus, type ConnectKubeletOptions, type KubeletRunSubject } from './connect-kubelet-subject.js';
+export { startKubeletNode, kubeletNodeUnavailable, csiDriverName, type KubeletNode, type KubeletNodeOptions } from './kubelet-node.js';
+export {
+  loadKubeletRunSettings,
+  defaultKubeletCommand,
+  defaultMaxRestartPeriodSeconds,
+  expandKubeletCommand,
+  kubeletCommandPlaceholders,
+  KubeletRunConfigError,
+  type KubeletRunInput,
+  type KubeletRunSettings,
+  type NodeRuntime,
+  type PlaceholderValues,
+} from './run-config.js';
+export { CallRecorder, startCriSpy, startCsiSpy, type SpyProxy } from './spy-proxies.js';
+
+/** Builds the kubelet suite with all its cases declared. */
+export function createKubeletSuite(): Suite<KubeletSubject> {
+  const suite = new Suite<KubeletSubject>('kubelet');
+  declareManifestCases(suite);
+  declareSandboxCases(suite);
+  declareInitCases(suite);
+  declarePhaseCases(suite);
+  declarePluginCases(suite);
+  return suite;
+}
