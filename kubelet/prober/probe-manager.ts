@@ -134,6 +134,7 @@ export function createProbeManager(deps: ProbeManagerDeps): ProbeManager {
       schedule(entry, worker, dueAt - now());
       return;
     }
+    const attemptStartedAt = now();
     const result = await runProbe(worker.probe, {
       container: entry.container,
       containerId: entry.containerId,
@@ -152,7 +153,8 @@ export function createProbeManager(deps: ProbeManagerDeps): ProbeManager {
     // As upstream's worker: a failed liveness or startup verdict holds until the container is replaced.
     if (worker.kind !== 'readiness' && worker.tally.verdict === 'failure') worker.onHold = true;
     refresh(entry);
-    schedule(entry, worker, periodMs);
+    // Like upstream's ticker: periods are counted from each attempt's start, so a slow probe does not stretch them.
+    schedule(entry, worker, periodMs - (now() - attemptStartedAt));
   };
 
   const stopEntry = (entry: ContainerEntry): void => {
