@@ -121,17 +121,38 @@ export function budgetMs(subject: KubeletSubject, seconds: number): number {
   return Math.round(seconds * 1000 + 5 * subject.syncMs + 3000);
 }
 
-/** Removes the manifest (if still there) and waits until the pod has left /pods. @see KUBELET-MANIFEST-009 */
+/**
+ * Removes the manifest (if still there), waits until the pod has left /pods
+ * and, as a pod may leave /pods while it is still being stopped (upstream's
+ * pod manager forgets a removed static pod at once), until the kubelet's
+ * StopPodSandbox (or RemovePodSandbox) of its latest sandbox has returned.
+ * @see KUBELET-MANIFEST-009 KUBELET-PLUGIN-005
+ */
 export async function removePod(ctx: Ctx, pod: TestPod): Promise<void> {
-  await ctx.subject.removeManifest(pod.fileName).catch((error: unknown) => {
+  const { subject } = ctx;
+  const uid = (await subject.pod(pod.name).catch(() => undefined))?.metadata.uid;
+  await subject.removeManifest(pod.fileName).catch((error: unknown) => {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   });
   const grace = pod.manifest.spec.terminationGracePeriodSeconds ?? 30;
-  const deadline = Date.now() + budgetMs(ctx.subject, grace + 10);
-  while ((await ctx.subject.pod(pod.name)) !== undefined) {
-    if (Date.now() > deadline) throw new Error(`pod ${pod.name} is still in /pods ${Math.round(budgetMs(ctx.subject, grace + 10) / 1000)} s after its manifest was removed`);
+  const budget = budgetMs(subject, grace + 10);
+  const deadline = Date.now() + budget;
+  while ((await subject.pod(pod.name)) !== undefined) {
+    if (Date.now() > deadline) throw new Error(`pod ${pod.name} is still in /pods ${Math.round(budget / 1000)} s after its manifest was removed`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+  while (!sandboxStopped(subject, uid)) {
+    if (Date.now() > deadline) throw new Error(`pod ${pod.name}: no StopPodSandbox of its sandbox returned within ${Math.round(budget / 1000)} s of its manifest's removal`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Whether the pod's latest sandbox has been stopped or removed (true when it never had one). */
+function sandboxStopped(subject: KubeletSubject, uid: string | undefined): boolean {
+  const calls = podCalls(subject, uid);
+  const lastRun = calls.filter((call) => call.method === 'RunPodSandbox').at(-1);
+  if (lastRun === undefined) return true;
+  return calls.some((call) => (call.method === 'StopPodSandbox' || call.method === 'RemovePodSandbox') && call.sandboxId === lastRun.sandboxId && !call.failed);
 }
 
 /** Writes the manifest and registers its removal (and the wait for the pod to leave /pods) as cleanup. */
