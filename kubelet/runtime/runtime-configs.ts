@@ -20,6 +20,7 @@ import {
   type NamespaceOption,
 } from '../../specs/cri/index.js';
 import type { Container, Pod } from '../api/pod-types.js';
+import { parseQuantityBytes } from '../volumes/csi-volume.js';
 import { podLogDirectory } from '../volumes/volume-paths.js';
 import { containerHash, containerLabels, encodeContainerAnnotations, sandboxAnnotations, sandboxLabels, type ContainerKind } from './runtime-labels.js';
 
@@ -138,6 +139,37 @@ export function containerMounts(container: Container, volumePaths: ReadonlyMap<s
   });
 }
 
+/** Millicores of a CPU quantity ("500m", "2", "0.5"); undefined when it is not one. */
+export function parseMilliCpu(text: string): number | undefined {
+  const trimmed = text.trim();
+  if (/^\d+m$/.test(trimmed)) return Number(trimmed.slice(0, -1));
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  return undefined;
+}
+
+/**
+ * linux.resources from the container's requests and limits, as upstream's
+ * kuberuntime_container_linux.go calculateLinuxResources does: shares from
+ * the CPU request (2 minimum), quota over a 100 ms period from the CPU
+ * limit, the memory limit in bytes.
+ */
+export function linuxResources(container: Container): Record<string, bigint> | undefined {
+  const limits = container.resources?.limits ?? {};
+  const requests = container.resources?.requests ?? {};
+  const resources: Record<string, bigint> = {};
+  const memory = limits['memory'] === undefined ? undefined : parseQuantityBytes(limits['memory']);
+  if (memory !== undefined) resources['memoryLimitInBytes'] = memory;
+  const cpuLimit = limits['cpu'] === undefined ? undefined : parseMilliCpu(limits['cpu']);
+  if (cpuLimit !== undefined && cpuLimit > 0) {
+    resources['cpuPeriod'] = 100_000n;
+    resources['cpuQuota'] = BigInt(Math.max(1000, Math.floor((cpuLimit * 100_000) / 1000)));
+  }
+  const cpuRequest = requests['cpu'] ?? limits['cpu'];
+  const milli = cpuRequest === undefined ? undefined : parseMilliCpu(cpuRequest);
+  if (milli !== undefined) resources['cpuShares'] = BigInt(Math.max(2, Math.floor((milli * 1024) / 1000)));
+  return Object.keys(resources).length === 0 ? undefined : resources;
+}
+
 /** The container config of `container` in `pod`. */
 export function buildContainerConfig(pod: Pod, container: Container, input: ContainerConfigInput): ContainerConfig {
   const variables = new Map<string, string>();
@@ -147,6 +179,7 @@ export function buildContainerConfig(pod: Pod, container: Container, input: Cont
     return { key: variable.name, value: Buffer.from(value) };
   });
   const security = container.securityContext;
+  const resources = linuxResources(container);
   return ContainerConfig.fromPartial({
     metadata: { name: container.name, attempt: input.attempt },
     image: { image: container.image, userSpecifiedImage: container.image },
@@ -169,6 +202,7 @@ export function buildContainerConfig(pod: Pod, container: Container, input: Cont
     stdin: container.stdin ?? false,
     tty: container.tty ?? false,
     linux: {
+      ...(resources === undefined ? {} : { resources }),
       securityContext: {
         namespaceOptions: podNamespaceOptions(pod),
         privileged: security?.privileged ?? false,

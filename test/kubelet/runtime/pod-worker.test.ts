@@ -249,3 +249,10 @@ t.test('a sandbox that died is replaced: containers stopped, SandboxChanged, a n
   const created = cri.calls.filter((call) => call.method === 'createContainer').map((call) => (call.request['config'] as ContainerConfig).metadata?.attempt);
   t.same(created, [0, 1], 'the container is created again with restartCount 1');
 });
+
+t.test('requests and limits become linux resources: memory limit, CPU quota over 100 ms and shares', async (t) => {
+  const { cri, sync } = setUp(t);
+  await sync(podOf({ containers: [{ name: 'main', image: 'img:1', resources: { limits: { memory: '32Mi', cpu: '500m' }, requests: { cpu: '250m' } } }] }));
+  const config = cri.calls.find((call) => call.method === 'createContainer')?.request['config'] as ContainerConfig;
+  t.match(config.linux?.resources, { memoryLimitInBytes: 32n * 1024n * 1024n, cpuPeriod: 100_000n, cpuQuota: 50_000n, cpuShares: 256n });
+});
