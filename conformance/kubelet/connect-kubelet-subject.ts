@@ -129,6 +129,7 @@ export async function connectKubeletSubject(options: ConnectKubeletOptions): Pro
     healthz: healthz === undefined ? 'no answer' : `${healthz.status} ${healthz.body.trim().slice(0, 100)}`,
     runtime: { kind: node.runtime.kind, name: node.runtime.version.runtimeName, version: node.runtime.version.runtimeVersion },
     csiDriver: node.csiDriver,
+    registry: node.registry,
     nodeName,
     maxRestartPeriodSeconds: settings.maxRestartPeriodSeconds,
   };

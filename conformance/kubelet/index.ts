@@ -1,10 +1,13 @@
 /** The kubelet conformance suite: every case of every area, declared on one Suite, and how to start a kubelet to run it against. */
 import { Suite } from '../framework/index.js';
+import { declareHookCases } from './hook.cases.js';
 import { declareInitCases } from './init.cases.js';
 import type { KubeletSubject } from './kubelet-subject.js';
 import { declareManifestCases } from './manifest.cases.js';
 import { declarePhaseCases } from './phase.cases.js';
 import { declarePluginCases } from './plugin.cases.js';
+import { declareProbeCases } from './probe.cases.js';
+import { declareRestartCases } from './restart.cases.js';
 import { declareSandboxCases } from './sandbox.cases.js';
 
 export type { KubeletSubject, RecordedCall } from './kubelet-subject.js';
@@ -31,6 +34,9 @@ export function createKubeletSuite(): Suite<KubeletSubject> {
   declareSandboxCases(suite);
   declareInitCases(suite);
   declarePhaseCases(suite);
+  declareProbeCases(suite);
+  declareRestartCases(suite);
+  declareHookCases(suite);
   declarePluginCases(suite);
   return suite;
 }
