@@ -279,6 +279,10 @@ export function declarePluginCases(suite: Suite<KubeletSubject>): void {
       await withManifest(ctx, pod);
       const before = await awaitPod(ctx, pod, 'the app container runs after one restart', (found) => restartCount(found, 'app') >= 1 && isRunning(found, 'app'), {
         timeoutMs: budgetMs(subject, Math.min(10, subject.maxRestartPeriodSeconds) + 20),
+      }).catch(async (error: unknown) => {
+        const seen = await subject.pod(pod.name).catch(() => undefined);
+        ctx.note(`the pod's lifecycle calls so far: ${callsView(lifecycleCalls(podCalls(subject, seen?.metadata.uid))).join(', ')}`);
+        throw error;
       });
       const beforeCalls = podCalls(subject, before.metadata.uid);
       const killedAt = Date.now();
