@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CaseContext, Suite } from '../framework/index.js';
-import type { Pod } from '../../kubelet/api/pod-types.js';
+import type { Container, Pod } from '../../kubelet/api/pod-types.js';
 import type { KubeletSubject } from './kubelet-subject.js';
 import {
   awaitPod,
@@ -315,7 +315,7 @@ export function declareSandboxCases(suite: Suite<KubeletSubject>): void {
       const fromNode = ctx.uniqueName('from-node');
       fs.writeFileSync(path.join(hostDir, 'from-node'), `${fromNode}\n`);
       const marker = ctx.uniqueName('scratch');
-      const script = `cat /host/from-node > /host/seen-by-pod; echo pod > /host/from-pod; ls -A /scratch > /host/scratch-at-start; touch /scratch/${marker}; trap "exit 0" TERM; while true; do sleep 1; done`;
+      const script = `cat /host/from-node > /host/seen-by-pod; echo pod > /host/from-pod; ls -A /scratch > /host/scratch-at-start; touch /scratch/${marker}-$GENERATION; trap "exit 0" TERM; while true; do sleep 1; done`;
       const pod = testPod(ctx, 'volumes', {
         volumes: [
           { name: 'host', hostPath: { path: hostDir, type: 'Directory' } },
@@ -323,6 +323,7 @@ export function declareSandboxCases(suite: Suite<KubeletSubject>): void {
         ],
         containers: [
           shellContainer(subject, 'app', script, {
+            env: [{ name: 'GENERATION', value: 'one' }],
             volumeMounts: [
               { name: 'host', mountPath: '/host' },
               { name: 'scratch', mountPath: '/scratch' },
@@ -349,11 +350,15 @@ export function declareSandboxCases(suite: Suite<KubeletSubject>): void {
       ctx.check(readNode('scratch-at-start') === '', { what: 'the emptyDir is empty when the first pod starts', expected: '', got: readNode('scratch-at-start') ?? null });
       let markerFiles: string[] = [];
       until = Date.now() + 5000;
-      while ((markerFiles = findNamed(subject.rootDir, marker)).length === 0 && Date.now() < until) await pause(ctx, 200);
-      if (markerFiles.length === 0) ctx.note(`the emptyDir file ${marker} was not found under the kubelet's root dir ${subject.rootDir}; its removal is checked there anyway`);
+      const oldMarker = `${marker}-one`;
+      while ((markerFiles = findNamed(subject.rootDir, oldMarker)).length === 0 && Date.now() < until) await pause(ctx, 200);
+      if (markerFiles.length === 0) ctx.note(`the emptyDir file ${oldMarker} was not found under the kubelet's root dir ${subject.rootDir}; its removal is checked there anyway`);
       // A changed manifest is a new pod (KUBELET-MANIFEST-002): its emptyDir must start empty again.
       fs.rmSync(path.join(hostDir, 'scratch-at-start'), { force: true });
-      await subject.writeManifest(pod.fileName, { ...pod.manifest, metadata: { ...pod.manifest.metadata, labels: { ...pod.manifest.metadata.labels, generation: 'two' } } });
+      // The new pod writes a file of another name, so one left behind can only be the old pod's.
+      const [app] = pod.manifest.spec.containers;
+      const changed = { ...pod.manifest, spec: { ...pod.manifest.spec, containers: [{ ...(app as Container), env: [{ name: 'GENERATION', value: 'two' }] }] } };
+      await subject.writeManifest(pod.fileName, changed);
       await awaitPod(ctx, pod, 'the changed pod runs under a new UID', (found) => found.metadata.uid !== first.metadata.uid && allRunning(found), { timeoutMs: budgetMs(subject, 25) });
       until = Date.now() + 5000;
       while (readNode('scratch-at-start') === undefined && Date.now() < until) await pause(ctx, 200);
@@ -363,14 +368,14 @@ export function declareSandboxCases(suite: Suite<KubeletSubject>): void {
         got: readNode('scratch-at-start') ?? null,
       });
       until = Date.now() + budgetMs(subject, 10);
-      let left = findNamed(subject.rootDir, marker);
+      let left = findNamed(subject.rootDir, oldMarker);
       while (left.length > 0 && Date.now() < until) {
         await pause(ctx, 500);
-        left = findNamed(subject.rootDir, marker);
+        left = findNamed(subject.rootDir, oldMarker);
       }
       ctx.check(left.length === 0, {
         what: "the old pod's emptyDir was deleted from the node once the pod went",
-        expected: `no file named ${marker} under ${subject.rootDir}`,
+        expected: `no file named ${oldMarker} under ${subject.rootDir}`,
         got: left,
       });
     },
