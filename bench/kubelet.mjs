@@ -432,6 +432,17 @@ try {
         `above the unprobed ${podCount} pods (${percent(subject.results.idle.kubelet)}): exec ${percent(exec.kubelet - subject.results.idle.kubelet)}, http ${percent(http.kubelet - subject.results.idle.kubelet)}`,
     );
   }
+  for (const subject of subjects) {
+    for (const kind of ['exec', 'http']) {
+      const { failed, ready } = subject.results[kind];
+      if (failed > 0 || ready < podCount) {
+        console.log(
+          `${subject.label}: caution, ${failed} ${kind} probes failed in the window and ${ready} of ${podCount} pods were Ready at its end: ` +
+            'probes were timing out, so the kubelet waited on the runtime and its CPU figure for that phase is held down by it, not a clean probe cost',
+        );
+      }
+    }
+  }
   if (subjects.length === 2) {
     const [mine, peer] = subjects.map((subject) => subject.results);
     const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
