@@ -5,6 +5,7 @@ import { coverageOf } from '../../conformance/framework/coverage.js';
 import { createCsiSuite } from '../../conformance/csi/index.js';
 import { createCniSuite } from '../../conformance/cni/index.js';
 import { createCriSuite } from '../../conformance/cri/index.js';
+import { createKubeletSuite } from '../../conformance/kubelet/index.js';
 import {
   interfaceNames,
   loadRegistry,
@@ -16,7 +17,12 @@ import {
 } from '../../specs/registry/index.js';
 
 const registry = loadRegistry();
-const suites = { csi: createCsiSuite().cases, cri: createCriSuite().cases, cni: createCniSuite().cases, kubelet: [] } as const;
+const suites = {
+  csi: createCsiSuite().cases,
+  cri: createCriSuite().cases,
+  cni: createCniSuite().cases,
+  kubelet: createKubeletSuite().cases,
+} as const;
 
 t.test('every requirement ID is well formed and belongs to its interface', async (t) => {
   const all = registry.list();
