@@ -3,10 +3,13 @@
  * manifest validation and status generation (kubelet/manifest,
  * kubelet/status), the pod actions and back-off (kubelet/runtime), and the
  * small decisions defined here (image pulls, probe tallies and gating,
- * lifecycle hooks, the stop timeout). Broken-kubelet fixtures replace one.
+ * lifecycle hooks, the stop timeout), and the disruption budget math
+ * (kubelet/disruption). Broken-kubelet fixtures replace one.
  */
 import type { ImagePullPolicy } from './api/pod-types.js';
 import type { HookKind, KubeletParts } from './kubelet-parts.js';
+import { budgetSelectsPod, computeBudgetStatus, decideEviction, isPodHealthy, scaleBudgetValue } from './disruption/budget-math.js';
+import { validateDisruptionBudget } from './disruption/validate-budget.js';
 import { validatePod } from './manifest/index.js';
 import { initialProbeVerdict, mayProbe, tallyProbe } from './prober/probe-parts.js';
 import { computePodActions } from './runtime/compute-pod-actions.js';
@@ -59,4 +62,10 @@ export const defaultKubeletParts: KubeletParts = {
   mayProbe,
   runLifecycleHook,
   stopTimeoutSeconds,
+  validateDisruptionBudget,
+  budgetSelectsPod,
+  isPodHealthy,
+  scaleBudgetValue,
+  computeBudgetStatus,
+  decideEviction,
 };

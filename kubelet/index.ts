@@ -10,3 +10,5 @@ export { startReadOnlyServer, type ReadOnlyServer, type ReadOnlyServerOptions } 
 export type * from './kubelet-parts.js';
 export type * from './api/pod-types.js';
 export { FieldError } from './api/field-error.js';
+export * from './disruption/index.js';
+export type * from './api/disruption-types.js';

@@ -5,6 +5,7 @@
  * below are the contracts between the manifest, runtime, prober and status
  * code: everything the sync loop observes and decides is plain data.
  */
+import type { IntOrPercent, PodDisruptionBudget, PodDisruptionBudgetStatus } from './api/disruption-types.js';
 import type { FieldError } from './api/field-error.js';
 import type { ImagePullPolicy, Pod, PodStatus } from './api/pod-types.js';
 
@@ -149,6 +150,40 @@ export interface ProbeThresholds {
 /** The lifecycle hooks a container can have. */
 export type HookKind = 'postStart' | 'preStop';
 
+/** What {@link KubeletParts.computeBudgetStatus} needs: one budget and the pods it selects, as plain data. */
+export interface BudgetStatusInput {
+  readonly budget: PodDisruptionBudget;
+  /** Every pod of the cluster view the budget selects (by {@link KubeletParts.budgetSelectsPod}), terminal ones included. */
+  readonly pods: readonly Pod[];
+  /** The kubelet's {@link KubeletParts.isPodHealthy} (passed in so a fixture that swaps it changes the counts). */
+  readonly isPodHealthy: (pod: Pod) => boolean;
+  /** The kubelet's {@link KubeletParts.scaleBudgetValue}. */
+  readonly scaleBudgetValue: (value: IntOrPercent, total: number) => number;
+  /** Peer kubelets whose pods could not be read, each as "URL: why"; the DisruptionAllowed condition names them. */
+  readonly unreachablePeers: readonly string[];
+  readonly now: Date;
+}
+
+/** What {@link KubeletParts.decideEviction} needs. */
+export interface EvictionDecisionInput {
+  /** The pod to evict, with its status as /pods serves it now. */
+  readonly pod: Pod;
+  /** Every budget that selects the pod, each with its status computed now. */
+  readonly budgets: readonly PodDisruptionBudget[];
+  /** {@link KubeletParts.isPodHealthy} of the pod. */
+  readonly podHealthy: boolean;
+}
+
+/**
+ * The verdict on one eviction: allowed (HTTP 201, then graceful termination),
+ * refused by a budget (HTTP 429 naming it with its desired and current
+ * healthy counts), or more than one budget selects the pod (HTTP 500).
+ */
+export type EvictionDecision =
+  | { readonly verdict: 'allow'; readonly why: 'not guarded' | 'no budget' | 'unhealthy pod' | 'budget allows' }
+  | { readonly verdict: 'refuse'; readonly budget: string; readonly desiredHealthy: number; readonly currentHealthy: number }
+  | { readonly verdict: 'multiple-budgets'; readonly budgets: readonly string[] };
+
 /** The replaceable behaviours of the kubelet (see kubelet/default-parts.ts for the real ones). */
 export interface KubeletParts {
   readonly validatePod: (pod: Pod) => FieldError[];
@@ -167,4 +202,16 @@ export interface KubeletParts {
   readonly runLifecycleHook: (kind: HookKind, run: () => Promise<void>) => Promise<void>;
   /** StopContainer's timeout in seconds, given the grace period and the seconds preStop already used. */
   readonly stopTimeoutSeconds: (gracePeriodSeconds: number, preStopElapsedSeconds: number) => number;
+  /** Field errors of a PodDisruptionBudget read from the manifest folder (empty: the budget is used). */
+  readonly validateDisruptionBudget: (budget: PodDisruptionBudget) => FieldError[];
+  /** Whether the budget covers the pod: same namespace and its selector matches (null selector: none, {}: all). */
+  readonly budgetSelectsPod: (budget: PodDisruptionBudget, pod: Pod) => boolean;
+  /** Whether a pod counts towards currentHealthy: Ready=True, not terminal, not being deleted (evicted). */
+  readonly isPodHealthy: (pod: Pod) => boolean;
+  /** A minAvailable / maxUnavailable value as a pod count out of `total`: integers as they are, percentages rounded up. */
+  readonly scaleBudgetValue: (value: IntOrPercent, total: number) => number;
+  /** A budget's status (expectedPods, currentHealthy, desiredHealthy, disruptionsAllowed, condition) from the pods it selects. */
+  readonly computeBudgetStatus: (input: BudgetStatusInput) => PodDisruptionBudgetStatus;
+  /** Whether an eviction may go ahead, given the budgets that select the pod (incl. unhealthyPodEvictionPolicy). */
+  readonly decideEviction: (input: EvictionDecisionInput) => EvictionDecision;
 }

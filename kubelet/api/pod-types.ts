@@ -13,6 +13,10 @@ export interface ObjectMeta {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   creationTimestamp?: string;
+  /** Set once the pod is being deleted (here: evicted); the kubelet then stops it. */
+  deletionTimestamp?: string;
+  /** The grace period the deletion asked for, in seconds; it wins over spec.terminationGracePeriodSeconds. */
+  deletionGracePeriodSeconds?: number;
 }
 
 export interface ExecAction {
@@ -179,7 +183,7 @@ export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
-export type PodConditionType = 'PodScheduled' | 'PodReadyToStartContainers' | 'Initialized' | 'ContainersReady' | 'Ready';
+export type PodConditionType = 'PodScheduled' | 'PodReadyToStartContainers' | 'Initialized' | 'ContainersReady' | 'Ready' | 'DisruptionTarget';
 
 export interface PodCondition {
   type: PodConditionType;
