@@ -4,6 +4,7 @@ import type { CaseContext } from '../framework/index.js';
 import { addPod, attempt, caseNamespace, caseNode, networkCopy, podRuntime, type CaseNode, type InvokeOutcome } from './cni-harness.js';
 import type { CniSubject } from './cni-subject.js';
 import type { NetworkNamespace } from './network-namespaces.js';
+import { joinNodesOnUnderlay, settleAll } from './node-underlay.js';
 
 type Ctx = CaseContext<CniSubject>;
 
@@ -16,8 +17,7 @@ export const simulatedServiceRange = '10.96.0.0/12';
 /** Node networks the underlay may use, the first that overlaps neither the pod range nor the Service range wins. */
 const underlayCandidates = ['192.168.200.0/24', '172.31.200.0/24', '10.254.200.0/24'] as const;
 
-/** Name of the interface that connects a node namespace to the underlay. */
-export const uplinkName = 'uplink0';
+export { settleAll, uplinkName } from './node-underlay.js';
 
 // ---- IPv4 arithmetic, just enough to carve and compare ranges ----
 
@@ -224,18 +224,6 @@ export function nodeConfiguration(base: NetConfList, node: NodePlan, stateDir: s
 
 // ---- Building the cluster ----
 
-/**
- * Promise.all that waits for every promise to settle before rejecting with
- * the first failure, so no step is still creating (and registering cleanup
- * for) resources after the case has given up and unwound its cleanup.
- */
-export async function settleAll<T>(promises: readonly Promise<T>[]): Promise<T[]> {
-  const settled = await Promise.allSettled(promises);
-  const failed = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
-  if (failed !== undefined) throw failed.reason;
-  return settled.map((outcome) => (outcome as PromiseFulfilledResult<T>).value);
-}
-
 /** A node of the running simulation. */
 export interface SimulatedNode extends NodePlan {
   readonly node: CaseNode;
@@ -271,19 +259,9 @@ export async function buildCluster(ctx: Ctx, plan: ClusterPlan): Promise<Simulat
   const base = networkCopy(ctx);
   const stateDir = path.join(ctx.subject.runDir, base.name);
   const underlay = await caseNamespace(ctx, 'underlay');
-  await underlay.exec('ip', ['-batch', '-'], { input: 'link add kp-underlay type bridge\nlink set kp-underlay up\n' });
-  const prefix = plan.underlay.prefix;
   const nodes = await settleAll(
     plan.nodes.map(async (nodePlan): Promise<SimulatedNode> => {
       const node = await caseNode(ctx, `node${nodePlan.index}`);
-      const port = `nd${nodePlan.index}`;
-      // The veth lives and dies with the namespaces, which ctx.defer already removes.
-      await underlay.exec('ip', ['link', 'add', port, 'type', 'veth', 'peer', 'name', uplinkName, 'netns', node.namespace.name]);
-      await underlay.exec('ip', ['link', 'set', port, 'master', 'kp-underlay', 'up']);
-      await node.namespace.exec('ip', ['-batch', '-'], {
-        input: `addr add ${nodePlan.underlayAddress}/${prefix} dev ${uplinkName}\nlink set ${uplinkName} up\n`,
-      });
-      await node.namespace.exec('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
       const { list, changes } = nodeConfiguration(base, nodePlan, stateDir);
       if (nodePlan.index === 0) {
         ctx.note(
@@ -294,14 +272,12 @@ export async function buildCluster(ctx: Ctx, plan: ClusterPlan): Promise<Simulat
       return { ...nodePlan, node, list };
     }),
   );
-  await settleAll(
-    nodes.map((node) => {
-      const routes = nodes
-        .filter((other) => other !== node)
-        .map((other) => `route add ${formatIpv4Network(other.podRange)} via ${other.underlayAddress} dev ${uplinkName}\n`);
-      return node.node.namespace.exec('ip', ['-batch', '-'], { input: routes.join('') });
-    }),
-  );
+  // The links live and die with the namespaces, which ctx.defer already removes.
+  await joinNodesOnUnderlay({
+    underlay,
+    prefix: plan.underlay.prefix,
+    nodes: nodes.map((node) => ({ index: node.index, namespace: node.node.namespace, address: node.underlayAddress, podRange: formatIpv4Network(node.podRange) })),
+  });
   ctx.note(
     `simulated cluster: ${nodes.length} nodes on underlay ${formatIpv4Network(plan.underlay)}, ` +
       `pod ranges carved from ${formatIpv4Network(plan.clusterRange)}: ` +

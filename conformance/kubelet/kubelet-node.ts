@@ -28,7 +28,7 @@ import {
 import { findOnPath } from '../peers/system-scan.js';
 import { pushKubeletSuiteImages, type KubeletSuiteImages } from './kubelet-images.js';
 import { httpGetOverSocket, startPortRelay, type HttpAnswer } from './read-only-port.js';
-import { expandKubeletCommand, kubeplugCliPath, type ExpandedCommand, type KubeletRunSettings, type PlaceholderValues } from './run-config.js';
+import { expandKubeletCommand, kubeplugCliPath, quoteWord, type ExpandedCommand, type KubeletRunSettings, type PlaceholderValues } from './run-config.js';
 import { CallRecorder, startCriSpy, startCsiSpy } from './spy-proxies.js';
 
 /** The dir-volume driver's name, as pods' inline CSI volumes name it. */
@@ -76,6 +76,10 @@ export interface KubeletNodeOptions {
   readonly nodeName?: string;
   /** How long the kubelet may take to answer /healthz after it is started. */
   readonly startTimeoutMs?: number;
+  /** The pods' range on this node and the destinations they route via the node; 10.97.0.0/16 and none when unset. */
+  readonly podNetwork?: { readonly subnet: string; readonly routes?: readonly string[] };
+  /** Arguments appended to the kubelet command (each quoted as one word), e.g. `--read-only-socket PATH`. */
+  readonly extraKubeletArgs?: readonly string[];
 }
 
 /** Why a kubelet node cannot be started here, or undefined. */
@@ -186,18 +190,19 @@ export async function startKubeletNode(settings: KubeletRunSettings, options: Ku
       if (failures.length > 0) throw new Error(`the node's cleanup failed: ${JSON.stringify(failures)}`);
     }, 'stop the node');
     const registerStop = (registered: () => Promise<CleanupFailure[]>): void => void (stopNode = registered);
+    const podNetwork = { subnet: options.podNetwork?.subnet ?? '10.97.0.0/16', ...(options.podNetwork?.routes === undefined ? {} : { routes: options.podNetwork.routes }) };
     const node: CriNode =
       settings.runtime === 'containerd'
         ? await startContainerdNode({
             cniPlugins: upstreamCniPlugins() ?? {},
-            networkConfig: bridgeNetworkConfig({ plugins: 'upstream', name: 'kp-kubelet', bridge: 'kpklt0', subnet: '10.97.0.0/16' }),
+            networkConfig: bridgeNetworkConfig({ plugins: 'upstream', name: 'kp-kubelet', bridge: 'kpklt0', ...podNetwork }),
             loopbackRegistries: [registry],
             registerStop,
             sandboxImage: await pushPauseImage(registry),
           })
         : await startProcessRuntimeNode({
             cniPlugins: kubeplugCniPlugins(),
-            networkConfig: bridgeNetworkConfig({ plugins: 'kubeplug', name: 'kp-kubelet', bridge: 'kpklt0', subnet: '10.97.0.0/16' }),
+            networkConfig: bridgeNetworkConfig({ plugins: 'kubeplug', name: 'kp-kubelet', bridge: 'kpklt0', ...podNetwork }),
             loopbackRegistries: [registry],
             registerStop,
           });
@@ -245,7 +250,8 @@ export async function startKubeletNode(settings: KubeletRunSettings, options: Ku
       'max-restart-period': String(settings.maxRestartPeriodSeconds),
       'cgroup-parent': node.cgroupParent,
     };
-    const command = expandKubeletCommand(settings.kubeletCmd, values);
+    const extraArgs = (options.extraKubeletArgs ?? []).map(quoteWord).join(' ');
+    const command = expandKubeletCommand(extraArgs === '' ? settings.kubeletCmd : `${settings.kubeletCmd} ${extraArgs}`, values);
     kubeletLogFile = path.join(kubeletDir, 'kubelet.log');
     // Read before the node's folder goes, so a failure report can still show it.
     cleanup.push(() => void (savedKubeletLog = tailOf(kubeletLogFile, 400)), 'keep the kubelet log');

@@ -30,6 +30,8 @@ export interface BridgeNetwork {
   readonly subnet: string;
   /** Adds a portmap plugin to the chain (capability portMappings). */
   readonly portmap?: boolean;
+  /** Destinations (CIDRs) pods route via their node's bridge, e.g. other nodes' pod ranges; none when unset. */
+  readonly routes?: readonly string[];
 }
 
 /** The conflist for a {@link BridgeNetwork}; host-local keeps its reservations under the node's folder. */
@@ -44,7 +46,12 @@ export function bridgeNetworkConfig(network: BridgeNetwork): NetworkConfigFor {
         bridge: network.bridge,
         isGateway: true,
         ipMasq: false,
-        ipam: { type: ipamType, dataDir: path.join(nodeDir, 'ipam'), ranges: [[{ subnet: network.subnet }]] },
+        ipam: {
+          type: ipamType,
+          dataDir: path.join(nodeDir, 'ipam'),
+          ranges: [[{ subnet: network.subnet }]],
+          ...(network.routes === undefined ? {} : { routes: network.routes.map((dst) => ({ dst })) }),
+        },
       },
       ...(network.portmap === true ? [{ type: 'portmap', capabilities: { portMappings: true } }] : []),
     ],
