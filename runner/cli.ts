@@ -7,6 +7,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { certifyCommand, type CommandIo } from './commands/certify.js';
+import { drainCommand, uncordonCommand } from './commands/drain.js';
 import { kubeletCommand } from './commands/kubelet.js';
 import { listCommand } from './commands/list.js';
 import { serveCommand } from './commands/serve.js';
@@ -24,7 +25,9 @@ export async function main(args: readonly string[], io: Omit<CommandIo, 'setExit
     .command(listCommand(commandIo))
     .command(serveCommand(commandIo))
     .command(kubeletCommand(commandIo))
-    .demandCommand(1, 'name a command: certify, list, serve or kubelet')
+    .command(drainCommand(commandIo))
+    .command(uncordonCommand(commandIo))
+    .demandCommand(1, 'name a command: certify, list, serve, kubelet, drain or uncordon')
     .strict()
     .version(kitVersion())
     .help()
