@@ -17,7 +17,7 @@ interface KubeletsArgv {
 
 interface DrainArgv extends KubeletsArgv {
   timeout: string;
-  'grace-period': number;
+  'grace-period': string;
 }
 
 /** Exit code of a drain cut short by a signal (128 + SIGINT, as shells report it). */
@@ -67,8 +67,9 @@ async function runDrain(io: CommandIo, argv: DrainArgv): Promise<void> {
     if (error instanceof drain.DurationSyntaxError) throw new UsageError(`--timeout: ${error.message}`);
     throw error;
   }
-  const grace = argv['grace-period'];
-  if (!Number.isSafeInteger(grace)) throw new UsageError(`--grace-period must be a whole number of seconds (negative: each pod's own), not ${String(grace)}`);
+  const graceText = String(argv['grace-period']).trim();
+  const grace = Number(graceText);
+  if (!/^[-+]?\d+$/.test(graceText) || !Number.isSafeInteger(grace)) throw new UsageError(`--grace-period must be a whole number of seconds (negative: each pod's own), not ${JSON.stringify(graceText)}`);
   const kubelets = await kubeletClients(argv.kubelet);
   const stop = abortOnStopSignal();
   let result;
@@ -112,7 +113,7 @@ async function runUncordon(io: CommandIo, argv: KubeletsArgv): Promise<void> {
 const kubeletOption = {
   type: 'string',
   array: true,
-  describe: 'A node\'s kubelet: http://HOST:PORT (read-only port) or unix:///path.sock (--read-only-socket); repeatable',
+  describe: 'A node\'s kubelet, http://HOST:PORT or unix:///path.sock (its read-only socket); repeatable',
 } as const;
 
 /** `kubeplug drain`. */
@@ -124,7 +125,7 @@ export function drainCommand(io: CommandIo) {
       yargs
         .option('kubelet', kubeletOption)
         .option('timeout', { type: 'string', default: '0', describe: 'Give up after this long: 90s, 5m, 1h or seconds; 0 waits for ever' })
-        .option('grace-period', { type: 'number', default: -1, describe: 'Seconds each pod gets to terminate; negative: the pod\'s own terminationGracePeriodSeconds' }),
+        .option('grace-period', { type: 'string', default: '-1', describe: 'Seconds each pod gets to terminate; negative: the pod\'s own terminationGracePeriodSeconds' }),
     handler: (argv: DrainArgv) => runDrain(io, argv),
   };
 }
