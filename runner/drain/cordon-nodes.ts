@@ -1,9 +1,9 @@
 /**
  * Cordon and uncordon: set spec.unschedulable on each kubelet's Node, as
- * kubectl's CordonHelper does (kubernetes/kubernetes v1.34
- * staging/src/k8s.io/kubectl/pkg/drain/cordon.go: read the Node, patch only
- * when the value differs; staging/src/k8s.io/kubectl/pkg/cmd/drain/drain.go
- * RunCordonOrUncordon prints "cordoned" / "already cordoned").
+ * kubectl's CordonHelper does (kubernetes/kubernetes
+ * staging/src/k8s.io/kubectl/pkg/drain/cordon.go at dd7e566d: read the Node,
+ * patch only when the value differs; staging/src/k8s.io/kubectl/pkg/cmd/drain/drain.go
+ * at 1c9cf914, RunCordonOrUncordon: "cordoned" / "already cordoned").
  */
 import { KubeletClientError } from './kubelet-client-error.js';
 import type { KubeletClient } from './kubelet-client.js';

@@ -2,10 +2,10 @@
  * Which disruption budget refused an eviction, read from the 429 answer.
  * Upstream's eviction subresource puts one StatusCause of type
  * "DisruptionBudget" in details.causes whose message starts
- * "The disruption budget NAME " (kubernetes/kubernetes v1.34
- * pkg/registry/core/pod/storage/eviction.go, checkAndDecrement and
- * disruptionDeniedMessage: "… needs D healthy pods and has C currently",
- * "… does not allow evicting pods currently …").
+ * "The disruption budget NAME " (kubernetes/kubernetes
+ * pkg/registry/core/pod/storage/eviction.go at 277391ee, checkAndDecrement:
+ * "… needs D healthy pods and has C currently"; later wordings for other
+ * refusals start the same way, so only that prefix is relied on).
  */
 import type { StatusObject } from './kubelet-objects.js';
 

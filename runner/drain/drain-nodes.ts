@@ -1,7 +1,7 @@
 /**
- * The drain loop, as kubectl drain runs it (kubernetes/kubernetes v1.34
- * staging/src/k8s.io/kubectl/pkg/cmd/drain/drain.go RunDrain, and
- * staging/src/k8s.io/kubectl/pkg/drain/drain.go evictPods, waitForDelete):
+ * The drain loop, as kubectl drain runs it (kubernetes/kubernetes
+ * staging/src/k8s.io/kubectl/pkg/cmd/drain/drain.go at 1c9cf914, RunDrain;
+ * staging/src/k8s.io/kubectl/pkg/drain/drain.go at 168c15a3, evictPods and waitForDelete):
  * cordon every node first; then evict every pod of those nodes that has not
  * finished, all at once; a 429 (a disruption budget says not now) is retried
  * every 5 s; a 404 means the pod is already gone; any other refusal ends that

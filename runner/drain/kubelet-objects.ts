@@ -2,7 +2,7 @@
  * The parts of the Kubernetes objects that drain reads and writes, as the
  * kubelet's read-only API answers them (k8s.io/api core/v1 Pod, Node,
  * policy/v1 Eviction, apimachinery meta/v1 Status; kubernetes/kubernetes
- * v1.34 staging/src/k8s.io/api, staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/types.go).
+ * staging/src/k8s.io/api and staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/types.go).
  */
 
 /** metav1.StatusCause. */
