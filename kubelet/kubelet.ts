@@ -14,6 +14,10 @@ import fs from 'node:fs';
 import { callUnary, createClient, criApiVersion, ImageServiceClient, RuntimeServiceClient, waitForConnection } from '../specs/cri/index.js';
 import type { Pod, PodStatus } from './api/pod-types.js';
 import { defaultKubeletParts } from './default-parts.js';
+import { KubeletUrlError, parseKubeletUrl, type KubeletAddress } from './disruption/cluster-view.js';
+import { DisruptionService } from './disruption/disruption-service.js';
+import { DisruptionState } from './disruption/disruption-state.js';
+import { evictedPodFailure, podStoppedRunning, withCordonCondition, withEvictionMarks } from './disruption/pod-marks.js';
 import { createEventRecorder, type EventRecorder } from './events/event-recorder.js';
 import type { KubeletParts, ObservedPod, ObservedSandbox } from './kubelet-parts.js';
 import { describeManifestErrors, loadManifests, type ManifestLoad } from './manifest/index.js';
@@ -55,6 +59,8 @@ export interface KubeletOptions {
   readonly log?: (line: string) => void;
   /** How long to wait for the CRI endpoints at start; 10 s when unset. */
   readonly connectTimeoutMs?: number;
+  /** --peer-kubelet URL (repeatable): the other nodes whose pods disruption budgets count (http://HOST:PORT or unix:///path). */
+  readonly peerKubelets?: readonly string[];
 }
 
 /** A started kubelet. */
@@ -106,6 +112,13 @@ export async function startKubelet(options: KubeletOptions, parts: Partial<Kubel
   const syncMs = Math.max(100, (options.syncFrequencySeconds ?? 1) * 1000);
   const maxRestartPeriodMs = (options.maxContainerRestartPeriodSeconds ?? 300) * 1000;
   const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+  let peers: KubeletAddress[];
+  try {
+    peers = (options.peerKubelets ?? []).map(parseKubeletUrl);
+  } catch (error) {
+    if (error instanceof KubeletUrlError) throw new KubeletOptionsError('peerKubelets', error.message);
+    throw error;
+  }
 
   const runtime = createClient(RuntimeServiceClient, options.containerRuntimeEndpoint);
   const imageEndpoint = options.imageServiceEndpoint ?? options.containerRuntimeEndpoint;
@@ -118,6 +131,7 @@ export async function startKubelet(options: KubeletOptions, parts: Partial<Kubel
     for (const clients of csi.values()) closeCsiClients(clients);
   };
   let runtimeName = '';
+  let state: DisruptionState;
   try {
     await waitForConnection(runtime, options.containerRuntimeEndpoint, connectTimeoutMs).catch((error: Error) => {
       throw new KubeletOptionsError('containerRuntimeEndpoint', error.message);
@@ -126,6 +140,7 @@ export async function startKubelet(options: KubeletOptions, parts: Partial<Kubel
       throw new KubeletOptionsError('imageServiceEndpoint', error.message);
     });
     fs.mkdirSync(options.rootDir, { recursive: true });
+    state = await DisruptionState.load(options.rootDir, log);
     runtimeName = (await callUnary(runtime, runtime.version, { version: criApiVersion }, { deadline: new Date(Date.now() + connectTimeoutMs) })).runtimeName;
   } catch (error) {
     closeClients();
@@ -155,14 +170,31 @@ export async function startKubelet(options: KubeletOptions, parts: Partial<Kubel
   // FailedValidation is recorded once per file version (file name, UID or error text).
   let reported = new Set<string>();
 
+  /** The pods as of now: the last round's list, with evictions accepted since then already marked. */
+  const currentPods = (): Pod[] =>
+    served.map((pod) => {
+      const record = state.eviction(pod.metadata.uid ?? '');
+      return record === undefined || pod.metadata.deletionTimestamp !== undefined ? pod : withEvictionMarks(pod, record);
+    });
+  const disruption = new DisruptionService({
+    parts: allParts,
+    podManifestPath: options.podManifestPath,
+    nodeName: options.nodeName,
+    state,
+    peers,
+    localPods: currentPods,
+    onChange: () => trigger(),
+  });
+
   let server;
   try {
     server = await startReadOnlyServer({
       port: options.readOnlyPort,
       ...(options.address === undefined ? {} : { address: options.address }),
       ...(options.readOnlySocket === undefined ? {} : { socketPath: options.readOnlySocket }),
-      pods: () => served,
+      pods: currentPods,
       events,
+      disruption,
     });
   } catch (error) {
     probes.close();
@@ -184,16 +216,19 @@ export async function startKubelet(options: KubeletOptions, parts: Partial<Kubel
     const stillReported = new Set<string>();
     for (const load of loads) {
       // Validation is a part (a broken kubelet may skip it), so it is asked again here.
-      const errors = load.pod === undefined ? load.errors : allParts.validatePod(load.pod);
+      const errors = load.budget !== undefined ? allParts.validateDisruptionBudget(load.budget) : load.pod === undefined ? load.errors : allParts.validatePod(load.pod);
+      if (load.budget !== undefined && errors.length === 0) continue;
       if (load.pod !== undefined && errors.length === 0) {
-        desired.set(load.pod.metadata.uid ?? '', load.pod);
+        const record = state.eviction(load.pod.metadata.uid ?? '');
+        desired.set(load.pod.metadata.uid ?? '', record === undefined ? load.pod : withEvictionMarks(load.pod, record));
         continue;
       }
       const message = describeManifestErrors({ file: load.file, errors });
       const key = `${load.file}\0${load.pod?.metadata.uid ?? ''}\0${message}`;
       stillReported.add(key);
       if (!reported.has(key)) {
-        events.record(load.pod ?? placeholderPod(load.file), undefined, 'Warning', 'FailedValidation', `Error validating pod from file ${message}`);
+        const what = load.budget !== undefined ? 'PodDisruptionBudget' : 'pod';
+        events.record(load.pod ?? placeholderPod(load.file), undefined, 'Warning', 'FailedValidation', `Error validating ${what} from file ${message}`);
         log(`manifest ${load.file} refused: ${message}`);
       }
       if (load.pod !== undefined) refused.push(refusedPod(load.pod, message, options.hostIP));
@@ -224,6 +259,8 @@ export async function startKubelet(options: KubeletOptions, parts: Partial<Kubel
   const syncRound = async (): Promise<void> => {
     const loads = await loadManifests(options.podManifestPath, options.nodeName);
     const { desired, refused } = desiredFrom(loads);
+    // An eviction is forgotten with its pod's manifest (a changed manifest is a new UID).
+    await state.forgetEvictionsExcept(new Set(desired.keys()));
     const observed = await observePods(runtime);
     const syncs: Promise<void>[] = [];
     const markers: { late: boolean }[] = [];
@@ -231,6 +268,8 @@ export async function startKubelet(options: KubeletOptions, parts: Partial<Kubel
       if (inFlight.has(uid)) continue;
       const pod = desired.get(uid);
       if (pod === undefined) probes.removePod(uid);
+      // A cordoned node starts no pod it has not started yet (no sandbox for its UID).
+      if (pod !== undefined && state.unschedulable && (observed.get(uid)?.sandboxes.length ?? 0) === 0) continue;
       syncs.push(startSync(uid, pod, observed.get(uid)));
       markers.push(inFlight.get(uid)!);
     }
@@ -248,7 +287,9 @@ export async function startKubelet(options: KubeletOptions, parts: Partial<Kubel
       const sandbox = currentSandboxOf(observedPod);
       if (sandbox !== undefined) probes.syncPod(pod, sandbox.ip, observedPod?.containers.filter((container) => container.state === 'running' && container.sandboxId === sandbox.id) ?? []);
       const result = results.get(uid);
-      const status = allParts.generatePodStatus({
+      const evicted = state.eviction(uid) !== undefined && podStoppedRunning(observedPod);
+      const podFailed = evicted ? evictedPodFailure : result?.podFailed;
+      const generated = allParts.generatePodStatus({
         pod,
         observed: observedPod,
         probes: probes.lookup,
@@ -256,12 +297,14 @@ export async function startKubelet(options: KubeletOptions, parts: Partial<Kubel
         previous: statuses.get(uid),
         now,
         deadlineExceeded: result?.deadlineExceeded ?? false,
-        ...(result?.podFailed === undefined ? {} : { podFailed: result.podFailed }),
+        ...(podFailed === undefined ? {} : { podFailed }),
         ...(options.hostIP === undefined ? {} : { hostIP: options.hostIP }),
         ...(runtimeName === '' ? {} : { runtimeName }),
       });
-      statuses.set(uid, status);
-      items.push({ ...pod, status });
+      statuses.set(uid, generated);
+      const held = state.unschedulable && (observedPod?.sandboxes.length ?? 0) === 0 && pod.metadata.deletionTimestamp === undefined;
+      const status = held ? withCordonCondition(generated, options.nodeName, now) : generated;
+      items.push(pod.metadata.deletionTimestamp === undefined ? { ...pod, status } : withEvictionMarks({ ...pod, status }, state.eviction(uid)!));
     }
     for (const uid of [...statuses.keys()]) if (!desired.has(uid)) statuses.delete(uid);
     for (const uid of [...results.keys()]) if (!desired.has(uid) && !fresh.has(uid) && !inFlight.has(uid)) results.delete(uid);

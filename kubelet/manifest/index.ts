@@ -9,6 +9,7 @@ export {
   staticPodFromDocument,
 } from './load-manifests.js';
 export type { ManifestLoad, StaticPodOptions } from './load-manifests.js';
+export { manifestKinds } from './load-manifests.js';
 export { applyPodDefaults, defaultTerminationMessagePath, podDefaults, probeDefaults } from './apply-defaults.js';
 export { defaultImagePullPolicy } from './image-pull-policy.js';
 export { validatePod } from './validate-pod.js';

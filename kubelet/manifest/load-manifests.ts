@@ -11,7 +11,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { FieldError } from '../api/field-error.js';
+import type { PodDisruptionBudget } from '../api/disruption-types.js';
 import type { Pod } from '../api/pod-types.js';
+import { budgetFromDocument, budgetKind } from '../disruption/budget-document.js';
 import { applyPodDefaults } from './apply-defaults.js';
 import { fieldErrors } from './field-errors.js';
 import { staticPodUid } from './static-pod-uid.js';
@@ -26,14 +28,19 @@ export const configHashAnnotation = 'kubernetes.io/config.hash';
  * with a name (defaulted, renamed, UID set), even when `errors` is not empty,
  * so a refused pod can still be shown by name (KUBELET-MANIFEST-007); a pod
  * with errors must never run. Without `pod` the file could not be read as a
- * Pod at all (KUBELET-MANIFEST-011).
+ * Pod at all (KUBELET-MANIFEST-011). A file of kind PodDisruptionBudget sets
+ * `budget` instead (with the same rule: errors mean it must not be used).
  */
 export interface ManifestLoad {
   /** The file's name inside the manifest directory. */
   readonly file: string;
   readonly pod?: Pod;
+  readonly budget?: PodDisruptionBudget;
   readonly errors: FieldError[];
 }
+
+/** The kinds a manifest file may hold. */
+export const manifestKinds = ['Pod', budgetKind] as const;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -76,7 +83,7 @@ function checkPodDocument(document: unknown): FieldError[] {
   if (!isObject(document)) return [fieldErrors.invalid('', document, 'the manifest must be an object (a Pod)')];
   const errors: FieldError[] = [];
   if (document.kind === undefined) errors.push(fieldErrors.required('kind'));
-  else if (document.kind !== 'Pod') errors.push(fieldErrors.unsupported('kind', document.kind, ['Pod']));
+  else if (document.kind !== 'Pod') errors.push(fieldErrors.unsupported('kind', document.kind, manifestKinds));
   if (document.apiVersion === undefined) errors.push(fieldErrors.required('apiVersion'));
   else if (document.apiVersion !== 'v1') errors.push(fieldErrors.unsupported('apiVersion', document.apiVersion, ['v1']));
   if (!isObject(document.metadata)) errors.push(fieldErrors.required('metadata'));
@@ -129,11 +136,16 @@ export function staticPodFromDocument(document: unknown, options: StaticPodOptio
   return { file, pod, errors: validatePod(pod) };
 }
 
-/** Loads one manifest's text. Never throws. */
+/** Loads one manifest's text, routed by its kind (Pod or PodDisruptionBudget). Never throws. */
 export function loadManifestText(text: string, options: StaticPodOptions): ManifestLoad {
   const parsed = parseManifestText(options.file, text);
   if (parsed.errors.length > 0) return { file: options.file, errors: parsed.errors };
-  return staticPodFromDocument(parsed.document, options);
+  const document = parsed.document;
+  if (isObject(document) && document.kind === budgetKind) {
+    const { budget, errors } = budgetFromDocument(document);
+    return { file: options.file, ...(budget === undefined ? {} : { budget }), errors };
+  }
+  return staticPodFromDocument(document, options);
 }
 
 /**

@@ -107,6 +107,8 @@ export function computePodActions(input: ComputeActionsInput): PodActions {
     const actions = stopEverything('PodDeleted', (name) => `Stopping container ${name}`);
     return { ...actions, killPod: actions.killPod || sandboxes.length > 0 };
   }
+  // A pod being deleted (evicted) is stopped, with its deletion grace period, and never started again.
+  if (pod.metadata.deletionTimestamp !== undefined) return stopEverything('Killing', (name) => `Stopping container ${name}`);
   // @see KUBELET-HOOK-007
   if (input.deadlineExceeded) return stopEverything('DeadlineExceeded', () => 'Pod was active on the node longer than the specified deadline');
 

@@ -471,7 +471,8 @@ export class PodWorkers {
     const pod = context.pod;
     const remembered = observed === undefined ? undefined : decodeContainerAnnotations(observed.annotations);
     const spec = specOf(pod, kill.name)?.container;
-    let grace = pod.spec.terminationGracePeriodSeconds ?? remembered?.terminationGracePeriodSeconds ?? 30;
+    // A deletion's grace period (an eviction's) wins over the pod's own, as upstream's killContainer does.
+    let grace = pod.metadata.deletionGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? remembered?.terminationGracePeriodSeconds ?? 30;
     // A probe's own terminationGracePeriodSeconds wins for kills it caused (upstream killContainer).
     const probe = kill.reason === 'LivenessProbeFailed' ? spec?.livenessProbe : kill.reason === 'StartupProbeFailed' ? spec?.startupProbe : undefined;
     if (probe?.terminationGracePeriodSeconds !== undefined) grace = probe.terminationGracePeriodSeconds;

@@ -7,6 +7,8 @@
  * ({"type":"ADDED"|"MODIFIED","object":Event}), one JSON document per line.
  * Besides the TCP port it can listen on a unix socket (a kubeplug addition),
  * so a caller outside the node's network namespace reaches it through a file.
+ * The disruption endpoints (budgets, eviction, cordon) are in
+ * kubelet/server/disruption-routes.ts.
  * @see KUBELET-PLUGIN-009
  * @see KUBELET-PLUGIN-010
  */
@@ -15,7 +17,9 @@ import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { EventList, KubeletEvent, Pod, PodList } from '../api/pod-types.js';
+import type { DisruptionService } from '../disruption/disruption-service.js';
 import type { EventRecorder } from '../events/event-recorder.js';
+import { handleDisruptionRoute, isDisruptionRoute } from './disruption-routes.js';
 
 /** What the server serves and where. */
 export interface ReadOnlyServerOptions {
@@ -28,6 +32,8 @@ export interface ReadOnlyServerOptions {
   /** The pods to list now: every static pod with its spec and status. */
   readonly pods: () => readonly Pod[];
   readonly events: EventRecorder;
+  /** Budgets, evictions and the cordon (kubelet/server/disruption-routes.ts); those routes are 404 when unset. */
+  readonly disruption?: DisruptionService;
 }
 
 /** A listening server. */
@@ -54,10 +60,14 @@ function isWatch(value: string | null): boolean {
 }
 
 /** The request handler, usable on any server. */
-export function readOnlyHandler(options: Pick<ReadOnlyServerOptions, 'pods' | 'events'>): http.RequestListener {
+export function readOnlyHandler(options: Pick<ReadOnlyServerOptions, 'pods' | 'events' | 'disruption'>): http.RequestListener {
   return (request, response) => {
     const url = new URL(request.url ?? '/', 'http://kubelet');
     const route = url.pathname.replace(/\/+$/, '') || '/';
+    if (options.disruption !== undefined && isDisruptionRoute(route)) {
+      handleDisruptionRoute(request, response, route, options.disruption);
+      return;
+    }
     const known = route === '/healthz' || route === '/pods' || route === '/events';
     if (!known) {
       sendText(response, 404, '404 page not found\n');

@@ -17,6 +17,7 @@ interface KubeletArgv {
   'max-container-restart-period': number;
   'sync-frequency': number;
   'cgroup-parent'?: string | undefined;
+  'peer-kubelet'?: unknown;
 }
 
 /** Resolves at the first SIGTERM or SIGINT. */
@@ -71,13 +72,24 @@ const flagOf: Record<string, string> = {
   readOnlyPort: '--read-only-port',
   readOnlySocket: '--read-only-socket',
   address: '--address',
+  peerKubelets: '--peer-kubelet',
 };
+
+/** `--peer-kubelet URL`, repeatable: http://HOST:PORT or unix:///path. */
+function peerKubelets(value: unknown): string[] {
+  const values = value === undefined ? [] : (Array.isArray(value) ? value : [value]).map(String);
+  for (const url of values) {
+    if (!/^unix:\/\/\/./.test(url) && !/^http:\/\/[^/]+(:\d+)?\/?$/.test(url)) throw new UsageError(`--peer-kubelet must be http://HOST:PORT or unix:///path/to/read-only.sock, not ${JSON.stringify(url)}`);
+  }
+  return values;
+}
 
 /** Runs the kubelet until SIGTERM or SIGINT; pods keep running after it stops. */
 async function runKubelet(io: CommandIo, argv: KubeletArgv): Promise<void> {
   const runtimeEndpoint = unixEndpoint(argv['container-runtime-endpoint'], '--container-runtime-endpoint') ?? '';
   const imageEndpoint = unixEndpoint(argv['image-service-endpoint'], '--image-service-endpoint');
   const csi = csiEndpoints(argv['csi-endpoint']);
+  const peers = peerKubelets(argv['peer-kubelet']);
   if (!nodeNamePattern.test(argv['node-name']) || argv['node-name'].length > 253) throw new UsageError(`--node-name must be a lowercase DNS subdomain, not ${JSON.stringify(argv['node-name'])}`);
   const port = wholeNumber(argv['read-only-port'], '--read-only-port', 0, 65535);
   if (net.isIP(argv.address) === 0) throw new UsageError(`--address must be an IP address, not ${JSON.stringify(argv.address)}`);
@@ -104,6 +116,7 @@ async function runKubelet(io: CommandIo, argv: KubeletArgv): Promise<void> {
       maxContainerRestartPeriodSeconds: maxRestart,
       syncFrequencySeconds: syncFrequency,
       ...(argv['cgroup-parent'] === undefined ? {} : { cgroupParent: argv['cgroup-parent'] }),
+      peerKubelets: peers,
       log: (line) => io.progress.write(`kubelet: ${line}\n`),
     });
   } catch (error) {
@@ -130,12 +143,13 @@ export function kubeletCommand(io: CommandIo) {
         .option('csi-endpoint', { type: 'string', array: true, describe: 'NAME=unix:///path.sock: a CSI driver for inline volumes; repeatable' })
         .option('root-dir', { type: 'string', demandOption: true, describe: 'The kubelet\'s state folder (volumes, pod log folders)' })
         .option('node-name', { type: 'string', demandOption: true, describe: 'This node\'s name (static pods are named <name>-<node-name>)' })
-        .option('read-only-port', { type: 'number', demandOption: true, describe: 'Port of /healthz, /pods and /events (0: a free port, printed as "ready PORT")' })
+        .option('read-only-port', { type: 'number', demandOption: true, describe: 'Port of /healthz, /pods, /events, /poddisruptionbudgets, evictions and the node (cordon) (0: a free port, printed as "ready PORT")' })
         .option('read-only-socket', { type: 'string', describe: 'Also serve /healthz, /pods and /events on this unix socket (kubeplug addition)' })
         .option('address', { type: 'string', default: '0.0.0.0', describe: 'IP the read-only port listens on' })
         .option('max-container-restart-period', { type: 'number', default: 300, describe: 'Cap of the restart back-off, in seconds' })
         .option('sync-frequency', { type: 'number', default: 1, describe: 'Seconds between full syncs (changes are also picked up as they happen)' })
-        .option('cgroup-parent', { type: 'string', describe: 'Cgroup parent of pod sandboxes' }),
+        .option('cgroup-parent', { type: 'string', describe: 'Cgroup parent of pod sandboxes' })
+        .option('peer-kubelet', { type: 'string', array: true, describe: 'http://HOST:PORT or unix:///path.sock of another kubelet whose pods disruption budgets count; repeatable' }),
     handler: (argv: KubeletArgv) => runKubelet(io, argv),
   };
 }
