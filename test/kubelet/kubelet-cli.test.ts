@@ -23,6 +23,8 @@ const cases: { name: string; args: string[]; flag: RegExp }[] = [
   { name: 'an address that is not an IP', args: withFlag('--address', 'localhost'), flag: /--address/ },
   { name: 'a zero restart period', args: withFlag('--max-container-restart-period', '0'), flag: /--max-container-restart-period/ },
   { name: 'a sync frequency of zero', args: withFlag('--sync-frequency', '0'), flag: /--sync-frequency/ },
+  { name: 'a peer kubelet that is not http:// or unix://', args: withFlag('--peer-kubelet', 'https://10.0.0.2:10250'), flag: /--peer-kubelet/ },
+  { name: 'a peer kubelet with a path', args: withFlag('--peer-kubelet', 'http://10.0.0.2:10255/pods'), flag: /--peer-kubelet/ },
   { name: 'a runtime endpoint nobody serves', args: base, flag: /--container-runtime-endpoint: cannot reach/ },
 ];
 
