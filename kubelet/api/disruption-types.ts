@@ -2,7 +2,7 @@
  * The policy/v1 and meta/v1 objects of disruption budgets, evictions and
  * cordons, in the API's JSON shape (field names as kubernetes/api
  * policy/v1/types.go, core/v1/types.go and apimachinery meta/v1/types.go
- * declare them, kubernetes v1.34): what the kubelet reads from its manifest
+ * declare them, kubernetes master): what the kubelet reads from its manifest
  * folder and what its HTTP endpoints answer.
  */
 

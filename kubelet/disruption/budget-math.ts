@@ -2,7 +2,7 @@
  * The arithmetic of PodDisruptionBudgets, as the disruption controller and
  * the eviction subresource do it, but computed afresh from the pods on every
  * request instead of kept in a stored status. Sources (kubernetes/kubernetes
- * v1.34): pkg/controller/disruption/disruption.go (getExpectedPodCount,
+ * master, rules unchanged since v1.27): pkg/controller/disruption/disruption.go (getExpectedPodCount,
  * countHealthyPods, updatePdbStatus), pkg/registry/core/pod/storage/eviction.go
  * (Create, canIgnorePDB, checkAndDecrement, getPodDisruptionBudgets),
  * staging/src/k8s.io/apimachinery/pkg/util/intstr/intstr.go

@@ -1,6 +1,6 @@
 /**
  * meta/v1 label selectors: matching a pod's labels, and the API server's
- * checks of a selector's fields. Source: kubernetes/apimachinery v0.34
+ * checks of a selector's fields. Source: kubernetes/apimachinery master
  * pkg/apis/meta/v1/helpers.go (LabelSelectorAsSelector),
  * pkg/labels/selector.go (Requirement.Matches) and
  * pkg/apis/meta/v1/validation/validation.go (ValidateLabelSelector).

@@ -5,7 +5,7 @@
  * period) and the DisruptionTarget condition the eviction subresource adds;
  * once its containers have stopped it is Failed with reason Evicted. A pod
  * held back by the cordon shows PodScheduled=False, reason Unschedulable.
- * Sources: kubernetes/kubernetes v1.34 pkg/registry/core/pod/storage/eviction.go
+ * Sources: kubernetes/kubernetes master (rules unchanged since v1.27) pkg/registry/core/pod/storage/eviction.go
  * (addConditionAndDeletePod), pkg/kubelet/eviction/helpers.go (Reason "Evicted").
  */
 import type { Pod, PodCondition, PodStatus } from '../api/pod-types.js';

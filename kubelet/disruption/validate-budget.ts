@@ -1,6 +1,6 @@
 /**
  * The API server's checks of a PodDisruptionBudget, worded as its field
- * errors. Source: kubernetes/kubernetes v1.34
+ * errors. Source: kubernetes/kubernetes master (rules unchanged since v1.27)
  * pkg/apis/policy/validation/validation.go (ValidatePodDisruptionBudget,
  * ValidatePodDisruptionBudgetSpec), pkg/apis/apps/validation/validation.go
  * (ValidatePositiveIntOrPercent, IsNotMoreThan100Percent) and

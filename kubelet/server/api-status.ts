@@ -1,6 +1,6 @@
 /**
  * meta/v1 Status answers, shaped as the API server writes them
- * (kubernetes/apimachinery v0.34 pkg/api/errors/errors.go: NewNotFound,
+ * (kubernetes/apimachinery master pkg/api/errors/errors.go: NewNotFound,
  * NewBadRequest, NewTooManyRequests, NewMethodNotSupported,
  * NewUnsupportedMediaType, NewInternalError).
  */

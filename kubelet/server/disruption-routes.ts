@@ -8,7 +8,7 @@
  *   201 for the Status the eviction REST returns: staging/src/k8s.io/apiserver
  *   /pkg/endpoints/handlers/create.go), 429 TooManyRequests naming the budget,
  *   500 when several budgets select the pod, 404, or 400 naming the field
- *   (kubernetes/kubernetes v1.34 pkg/registry/core/pod/storage/eviction.go);
+ *   (kubernetes/kubernetes master, rules unchanged since v1.27: pkg/registry/core/pod/storage/eviction.go);
  * - `GET /api/v1/nodes`, `GET|PATCH /api/v1/nodes/{node}`: this node and
  *   its spec.unschedulable (cordon), patched with a merge patch.
  */
