@@ -143,6 +143,11 @@ function unmetNeed<S extends Subject>(
     return { outcome: 'skipped', reason: 'needs network namespaces; `ip netns` is not usable here' };
   }
   const missing = (needs.capabilities ?? []).filter((capability) => !subject.capabilities.has(capability));
+  const unobservable = missing.flatMap((capability) => {
+    const reason = subject.unobservable?.get(capability);
+    return reason === undefined ? [] : [reason];
+  });
+  if (unobservable.length > 0) return { outcome: 'skipped', reason: [...new Set(unobservable)].join('; ') };
   if (missing.length > 0) {
     return { outcome: 'not-applicable', reason: `the subject does not advertise ${missing.join(', ')}` };
   }

@@ -11,6 +11,13 @@ export interface Subject {
   readonly specVersions?: ReadonlySet<string>;
   /** Identity as the subject reports it (name, version…), for the certificate. */
   readonly identity: { readonly [key: string]: JsonValue };
+  /**
+   * Capabilities this run cannot exercise although the subject may well
+   * have them (e.g. the harness does not own the process it would restart),
+   * each with the reason. A case needing one is skipped, which blocks
+   * certification, instead of not-applicable, which does not.
+   */
+  readonly unobservable?: ReadonlyMap<string, string>;
 }
 
 /** What the machine running the suite can do. */

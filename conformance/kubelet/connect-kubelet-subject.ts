@@ -3,20 +3,16 @@
  * kubelet-node.ts) and turns manifests in and /pods, /events and the spy
  * proxies' call logs out into the calls the cases make.
  */
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { KubeletEvent, Pod, PodList } from '../../kubelet/api/pod-types.js';
-import { ListContainersRequest, callUnary } from '../../specs/cri/index.js';
+import { callUnary } from '../../specs/cri/index.js';
 import { packageRoot } from '../../specs/registry/index.js';
 import type { CleanupFailure, JsonValue } from '../framework/index.js';
+import { execInPod, kubeletReads, manifestWrites } from './kubelet-access.js';
 import { startKubeletNode, type KubeletNode, type KubeletNodeOptions } from './kubelet-node.js';
 import type { KubeletSubject, RecordedCall } from './kubelet-subject.js';
+import { sandboxStoppedInCallLog } from './pod-manifests.js';
 import type { KubeletRunSettings } from './run-config.js';
-
-/** How often /pods is polled while a case waits for a pod. */
-const pollIntervalMs = 200;
 
 /** The kubelet's sync period the suite assumes (the reference kubelet's --sync-frequency default). */
 const assumedSyncMs = 1000;
@@ -45,25 +41,6 @@ function kubeplugVersion(): string {
   } catch {
     return 'unknown';
   }
-}
-
-/** `containerd://abc` → `abc`. */
-function bareContainerId(id: string): string {
-  const at = id.indexOf('://');
-  return at < 0 ? id : id.slice(at + 3);
-}
-
-/** A short account of a pod's status for a rejection message. */
-export function describePodStatus(pod: Pod | undefined): string {
-  if (pod === undefined) return 'not in /pods';
-  const status = pod.status;
-  const containers = [...(status?.initContainerStatuses ?? []), ...(status?.containerStatuses ?? [])].map((container) => {
-    const [state, detail] = Object.entries(container.state ?? {})[0] ?? ['?', {}];
-    const reason = (detail as { reason?: string } | undefined)?.reason;
-    return `${container.name}=${state}${reason === undefined ? '' : `(${reason})`} ready=${container.ready} restarts=${container.restartCount}`;
-  });
-  const conditions = (status?.conditions ?? []).map((condition) => `${condition.type}=${condition.status}`);
-  return `phase ${status?.phase ?? '?'}${status?.reason === undefined ? '' : ` reason ${status.reason}`}; ${containers.join(', ')}; ${conditions.join(' ')}`;
 }
 
 /**
@@ -102,24 +79,7 @@ export async function connectKubeletSubject(options: ConnectKubeletOptions): Pro
   const nodeName = node.nodeName;
   let closing: Promise<CleanupFailure[]> | undefined;
 
-  const readJson = async (urlPath: string): Promise<unknown> => {
-    const answer = await node.get(urlPath, 10_000);
-    if (answer.status !== 200) throw new Error(`GET ${urlPath} answered ${answer.status}: ${answer.body.slice(0, 300)}`);
-    try {
-      return JSON.parse(answer.body) as unknown;
-    } catch {
-      throw new Error(`GET ${urlPath} answered no JSON: ${answer.body.slice(0, 300)}`);
-    }
-  };
-  const pods = async (): Promise<PodList> => {
-    const list = (await readJson('/pods')) as PodList;
-    if (list === null || typeof list !== 'object' || !Array.isArray(list.items)) throw new Error(`GET /pods answered no PodList: ${JSON.stringify(list).slice(0, 300)}`);
-    return list;
-  };
-  const pod = async (name: string, namespace = 'default'): Promise<Pod | undefined> => {
-    const wanted = `${name}-${nodeName}`;
-    return (await pods()).items.find((item) => item.metadata.name === wanted && (item.metadata.namespace ?? 'default') === namespace);
-  };
+  const reads = kubeletReads((urlPath, timeoutMs) => node.get(urlPath, timeoutMs), nodeName);
 
   const healthz = await node.get('/healthz').catch(() => undefined);
   const identity: { [key: string]: JsonValue } = {
@@ -149,54 +109,14 @@ export async function connectKubeletSubject(options: ConnectKubeletOptions): Pro
     async stopPodSandbox(sandboxId) {
       await callUnary(node.runtime.runtime, node.runtime.runtime.stopPodSandbox, { podSandboxId: sandboxId }, { deadline: new Date(Date.now() + 30_000) });
     },
-    async writeManifest(fileName, content) {
-      const text = typeof content === 'string' ? content : `${JSON.stringify(content, null, 2)}\n`;
-      // A dot name: the kubelet ignores it (KUBELET-MANIFEST-001) until the rename makes it whole at once.
-      const temporary = path.join(node.manifestsDir, `.${fileName}.${randomBytes(4).toString('hex')}.tmp`);
-      const handle = await fs.promises.open(temporary, 'w');
-      try {
-        await handle.writeFile(text);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await fs.promises.rename(temporary, path.join(node.manifestsDir, fileName));
-    },
-    async removeManifest(fileName) {
-      await fs.promises.rm(path.join(node.manifestsDir, fileName), { force: true });
-    },
-    pods,
-    pod,
-    async waitForPod(name, ready, timeoutMs, what) {
-      const until = Date.now() + timeoutMs;
-      let last: Pod | undefined;
-      let lastError: string | undefined;
-      for (;;) {
-        try {
-          last = await pod(name);
-          lastError = undefined;
-          if (last !== undefined && ready(last)) return last;
-        } catch (error) {
-          lastError = (error as Error).message;
-        }
-        if (Date.now() >= until) break;
-        await sleep(Math.min(pollIntervalMs, Math.max(0, until - Date.now())));
-      }
-      throw new Error(`pod ${name}: not ${what} within ${timeoutMs} ms; last seen: ${describePodStatus(last)}${lastError === undefined ? '' : ` (last error: ${lastError})`}`);
-    },
-    async events() {
-      const answer = (await readJson('/events')) as { items?: KubeletEvent[] } | KubeletEvent[];
-      if (Array.isArray(answer)) return answer;
-      if (answer !== null && typeof answer === 'object' && Array.isArray(answer.items)) return answer.items;
-      throw new Error(`GET /events answered neither an EventList nor a list: ${JSON.stringify(answer).slice(0, 300)}`);
-    },
+    ...manifestWrites(node.manifestsDir),
+    ...reads,
+    sandboxStopped: async (podUid) => sandboxStoppedInCallLog(subject, podUid),
     criCalls: (): readonly RecordedCall[] => node.recorder.calls('cri'),
     csiCalls: (): readonly RecordedCall[] => node.recorder.calls('csi'),
     async exec(podName, container, command) {
-      const containerId = await runningContainerId(node, await pod(podName), podName, container);
       // Through the runtime's own client, not the spy: the call log holds the kubelet's calls only.
-      const answer = await callUnary(node.runtime.runtime, node.runtime.runtime.execSync, { containerId, cmd: [...command], timeout: 30n }, { deadline: new Date(Date.now() + 40_000) });
-      return { exitCode: answer.exitCode, stdout: answer.stdout.toString('utf8'), stderr: answer.stderr.toString('utf8') };
+      return execInPod({ runtime: node.runtime.runtime, nodeName, pod: await reads.pod(podName), podName, container, command });
     },
     restartKubelet: (signal = 'SIGKILL') => node.restartKubelet(signal),
     close() {
@@ -209,24 +129,4 @@ export async function connectKubeletSubject(options: ConnectKubeletOptions): Pro
     },
   };
   return subject;
-}
-
-/**
- * The CRI ID of a pod's running container named `container`: from /pods
- * when it names one, else from the runtime's list by the kubelet's labels.
- */
-async function runningContainerId(node: KubeletNode, pod: Pod | undefined, podName: string, container: string): Promise<string> {
-  const statuses = [...(pod?.status?.initContainerStatuses ?? []), ...(pod?.status?.containerStatuses ?? [])];
-  const fromStatus = statuses.find((status) => status.name === container && status.state?.running !== undefined)?.containerID;
-  if (fromStatus !== undefined && fromStatus !== '') return bareContainerId(fromStatus);
-  const listed = await callUnary(
-    node.runtime.runtime,
-    node.runtime.runtime.listContainers,
-    ListContainersRequest.fromPartial({
-      filter: { labelSelector: { 'io.kubernetes.pod.name': `${podName}-${node.nodeName}`, 'io.kubernetes.container.name': container }, state: { state: 1 } },
-    }),
-  );
-  const found = listed.containers[0];
-  if (found === undefined) throw new Error(`no running container ${container} in pod ${podName}-${node.nodeName}: ${describePodStatus(pod)}`);
-  return found.id;
 }

@@ -11,7 +11,8 @@ import { declareRestartCases } from './restart.cases.js';
 import { declareSandboxCases } from './sandbox.cases.js';
 
 export type { KubeletSubject, RecordedCall } from './kubelet-subject.js';
-export { connectKubeletSubject, describePodStatus, type ConnectKubeletOptions, type KubeletRunSubject } from './connect-kubelet-subject.js';
+export { connectKubeletSubject, type ConnectKubeletOptions, type KubeletRunSubject } from './connect-kubelet-subject.js';
+export { describePodStatus } from './kubelet-access.js';
 export { startKubeletNode, kubeletNodeUnavailable, csiDriverName, type KubeletNode, type KubeletNodeOptions } from './kubelet-node.js';
 export {
   loadKubeletRunSettings,
@@ -26,6 +27,20 @@ export {
   type PlaceholderValues,
 } from './run-config.js';
 export { CallRecorder, startCriSpy, startCsiSpy, type SpyProxy } from './spy-proxies.js';
+export { attachKubeletSubject, attachedSkipReasons, type KubeletAttachSubject } from './attach-kubelet-subject.js';
+export {
+  attachModeFlags,
+  attachModeRequiredFlags,
+  checkKubeletAnswers,
+  kubeletCertifyMode,
+  loadKubeletAttachSettings,
+  spawnModeFlags,
+  upstreamMaxRestartPeriodSeconds,
+  type KubeletAttachInput,
+  type KubeletAttachSettings,
+  type KubeletCertifyMode,
+} from './attach-config.js';
+export { parseKubeletUrl, getFromKubelet, KubeletUrlError, type KubeletUrl } from './kubelet-url.js';
 
 /** Builds the kubelet suite with all its cases declared. */
 export function createKubeletSuite(): Suite<KubeletSubject> {

@@ -2,6 +2,12 @@
  * The kubelet under test as the kubelet suite's cases see it: manifests go
  * in, /pods and /events come out, and the spy proxies between the kubelet and
  * its plugins tell which CRI and CSI calls it made, in order.
+ *
+ * Two implementations: one where the harness starts the kubelet on a node of
+ * its own (connect-kubelet-subject.ts), and one attached to a kubelet already
+ * running (attach-kubelet-subject.ts). What the attached one cannot observe
+ * (call logs, restarts, folders it was not told of) throws `CaseSkipped` when
+ * a case asks for it, so the case ends skipped and certification is blocked.
  */
 import type { Subject } from '../framework/index.js';
 import type { KubeletEvent, Pod, PodList } from '../../kubelet/api/pod-types.js';
@@ -41,19 +47,25 @@ export interface KubeletSubject extends Subject {
   waitForPod(name: string, ready: (pod: Pod) => boolean, timeoutMs: number, what: string): Promise<Pod>;
   /** GET /events. */
   events(): Promise<KubeletEvent[]>;
-  /** Every CRI call so far. */
+  /** Every CRI call so far. Attached: throws `CaseSkipped` (no spy proxy). */
   criCalls(): readonly RecordedCall[];
-  /** Every CSI call so far. */
+  /** Every CSI call so far. Attached: throws `CaseSkipped` (no spy proxy). */
   csiCalls(): readonly RecordedCall[];
+  /**
+   * Whether the latest sandbox of the pod with UID `podUid` has been stopped
+   * or removed (true when it never had one or the UID is unknown): from the
+   * kubelet's calls when a spy sees them, else from the runtime's list.
+   */
+  sandboxStopped(podUid: string | undefined): Promise<boolean>;
   /** Runs a command in a running container of a pod through the real runtime's ExecSync (not through the kubelet). */
   exec(podName: string, container: string, command: readonly string[]): Promise<{ exitCode: number; stdout: string; stderr: string }>;
-  /** Kills the kubelet process with `signal` and starts it again with the same command; resolves when /healthz answers. */
+  /** Kills the kubelet process with `signal` and starts it again with the same command; resolves when /healthz answers. Attached: throws `CaseSkipped`. */
   restartKubelet(signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>;
   /** Milliseconds one kubelet sync may take to notice a change (the suite's polling budget is a multiple of it). */
   readonly syncMs: number;
-  /** A folder on the node, the same path for the harness, the kubelet and the runtime, that cases may use as hostPath volumes' source. */
+  /** A folder on the node, the same path for the harness, the kubelet and the runtime, that cases may use as hostPath volumes' source. Attached without --host-path-dir: reading it throws `CaseSkipped`. */
   readonly hostPathDir: string;
-  /** The kubelet's --root-dir, as the harness sees it (to look for what a pod left behind). */
+  /** The kubelet's --root-dir, as the harness sees it (to look for what a pod left behind). Attached without --root-dir: reading it throws `CaseSkipped`. */
   readonly rootDir: string;
   /** A raw GET on the kubelet's read-only port (e.g. /healthz), for cases that judge the answer itself. */
   readOnlyGet(path: string): Promise<{ status: number; body: string }>;

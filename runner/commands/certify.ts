@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import type { CommonCertifyOptions } from '../certify-interface.js';
 import type { Suite } from '../../conformance/framework/index.js';
-import type { KubeletRunSubject } from '../../conformance/kubelet/index.js';
+import type { KubeletAttachSubject, KubeletRunSubject } from '../../conformance/kubelet/index.js';
 import type { TerminalOutput } from '../report/terminal-report.js';
 import { UsageError } from '../usage-error.js';
 
@@ -295,15 +295,39 @@ function certifyCriCommand(io: CommandIo) {
   };
 }
 
+/** The flags of `kubeplug certify kubelet`, both modes. */
+interface CertifyKubeletArgv {
+  focus: string[];
+  skip: string[];
+  report: string[];
+  'known-deviations'?: string | undefined;
+  strict: boolean;
+  'case-timeout': number;
+  'kubelet-cmd'?: string | undefined;
+  runtime?: string | undefined;
+  registry?: string | undefined;
+  'max-restart-period'?: number | undefined;
+  'manifest-dir'?: string | undefined;
+  'kubelet-url'?: string | undefined;
+  'node-name'?: string | undefined;
+  'runtime-endpoint'?: string | undefined;
+  'csi-driver'?: string | undefined;
+  'root-dir'?: string | undefined;
+  'host-path-dir'?: string | undefined;
+}
+
 /**
- * `kubeplug certify kubelet`: starts a node (a CRI runtime in namespaces of
- * its own, a registry, the dir-volume CSI driver, spy proxies), runs the
- * kubelet from `--kubelet-cmd` on it, certifies it, and stops it all.
+ * `kubeplug certify kubelet`, in one of two modes. Started: the harness
+ * starts a node (a CRI runtime in namespaces of its own, a registry, the
+ * dir-volume CSI driver, spy proxies), runs the kubelet from `--kubelet-cmd`
+ * on it, certifies it, and stops it all. Attached (`--manifest-dir`,
+ * `--kubelet-url`…): it certifies a kubelet already running, through its
+ * manifest folder, its read-only URL and its runtime's endpoint.
  */
 function certifyKubeletCommand(io: CommandIo) {
   return {
     command: 'kubelet',
-    describe: 'Certify a kubelet: the harness starts it on a node of its own (needs root: namespaces, mounts, cgroups)',
+    describe: 'Certify a kubelet: started by the harness on a node of its own (needs root), or attached to one running (--manifest-dir, --kubelet-url…)',
     builder: (sub: Argv) =>
       commonOptions(sub)
         .option('kubelet-cmd', {
@@ -311,25 +335,52 @@ function certifyKubeletCommand(io: CommandIo) {
           describe:
             'Command template that starts the kubelet; placeholders {manifests} {cri} {csi} {csi-driver} {port} {root} {node-name} {max-restart-period} {cgroup-parent} (default: kubeplug kubelet)',
         })
-        .option('runtime', { type: 'string', default: 'kubeplug', describe: "The node's CRI runtime: kubeplug (the process runtime) or containerd (Debian's, with upstream CNI plugins)" })
+        .option('runtime', { type: 'string', describe: "The node's CRI runtime: kubeplug (the process runtime, the default) or containerd (Debian's, with upstream CNI plugins)" })
         .option('registry', {
           type: 'string',
-          describe: "127.0.0.1:PORT of a registry the suite pushes its test image to and the runtime pulls from (default: it starts Debian's docker-registry)",
+          describe:
+            "HOST:PORT of a registry the suite pushes its test image to and the runtime pulls from; started mode: 127.0.0.1:PORT (default: it starts Debian's docker-registry); attached mode: required",
         })
-        .option('max-restart-period', { type: 'number', describe: 'Restart back-off cap the kubelet runs with, in seconds ({max-restart-period}; default 20)' }),
-    handler: async (argv: {
-      focus: string[];
-      skip: string[];
-      report: string[];
-      'known-deviations'?: string | undefined;
-      strict: boolean;
-      'case-timeout': number;
-      'kubelet-cmd'?: string | undefined;
-      runtime: string;
-      registry?: string | undefined;
-      'max-restart-period'?: number | undefined;
-    }) => {
+        .option('max-restart-period', {
+          type: 'number',
+          describe: 'Restart back-off cap the kubelet runs with, in seconds (started: {max-restart-period}, default 20; attached: what it was started with, default 300)',
+        })
+        .option('manifest-dir', { type: 'string', describe: "Attach: the running kubelet's static pod folder (--pod-manifest-path); must exist and be writable" })
+        .option('kubelet-url', { type: 'string', describe: "Attach: the running kubelet's read-only endpoints, http://HOST:PORT or unix:///path (--read-only-socket); /healthz must answer" })
+        .option('node-name', { type: 'string', describe: "Attach: the running kubelet's --node-name" })
+        .option('runtime-endpoint', { type: 'string', describe: 'Attach: unix:///… of the CRI runtime the kubelet drives (the suite runs exec and stops sandboxes there)' })
+        .option('csi-driver', { type: 'string', describe: 'Attach: name of a CSI driver the kubelet has registered (without it the CSI case is not-applicable)' })
+        .option('root-dir', { type: 'string', describe: "Attach: the kubelet's --root-dir as this machine sees it (without it the emptyDir removal case is skipped)" })
+        .option('host-path-dir', { type: 'string', describe: 'Attach: a folder the harness, the kubelet and the runtime see at the same path, for hostPath volumes (without it that case is skipped)' }),
+    handler: async (argv: CertifyKubeletArgv) => {
       const [{ certifyInterface }, kubeletSuite] = await Promise.all([import('../certify-interface.js'), import('../../conformance/kubelet/index.js')]);
+      const given = new Set(
+        (
+          [
+            ['--kubelet-cmd', argv['kubelet-cmd']],
+            ['--runtime', argv.runtime],
+            ['--registry', argv.registry],
+            ['--manifest-dir', argv['manifest-dir']],
+            ['--kubelet-url', argv['kubelet-url']],
+            ['--node-name', argv['node-name']],
+            ['--runtime-endpoint', argv['runtime-endpoint']],
+            ['--csi-driver', argv['csi-driver']],
+            ['--root-dir', argv['root-dir']],
+            ['--host-path-dir', argv['host-path-dir']],
+          ] as const
+        ).flatMap(([flag, value]) => (value === undefined ? [] : [flag])),
+      );
+      let mode;
+      try {
+        mode = kubeletSuite.kubeletCertifyMode(given);
+      } catch (error) {
+        if (error instanceof kubeletSuite.KubeletRunConfigError) throw new UsageError(error.message);
+        throw error;
+      }
+      if (mode === 'attach') {
+        await certifyAttachedKubelet(io, argv, kubeletSuite, certifyInterface);
+        return;
+      }
       if (process.getuid?.() !== 0) {
         throw new UsageError('certify kubelet needs root: the kubelet runs on a node of network and mount namespaces, cgroups and mounts the harness makes');
       }
@@ -337,7 +388,7 @@ function certifyKubeletCommand(io: CommandIo) {
       try {
         settings = kubeletSuite.loadKubeletRunSettings({
           ...(argv['kubelet-cmd'] === undefined ? {} : { kubeletCmd: argv['kubelet-cmd'] }),
-          runtime: argv.runtime,
+          ...(argv.runtime === undefined ? {} : { runtime: argv.runtime }),
           ...(argv.registry === undefined ? {} : { registry: argv.registry }),
           ...(argv['max-restart-period'] === undefined ? {} : { maxRestartPeriodSeconds: argv['max-restart-period'] }),
         });
@@ -373,6 +424,56 @@ function certifyKubeletCommand(io: CommandIo) {
       }
     },
   };
+}
+
+/** The attached mode of `certify kubelet`: flags checked, the kubelet and runtime reached, then the suite run; nothing of the kubelet is started or stopped. */
+async function certifyAttachedKubelet(
+  io: CommandIo,
+  argv: CertifyKubeletArgv,
+  kubeletSuite: typeof import('../../conformance/kubelet/index.js'),
+  certifyInterface: typeof import('../certify-interface.js').certifyInterface,
+): Promise<void> {
+  const required = (value: string | undefined, flag: string): string => {
+    // kubeletCertifyMode has checked these; this only narrows the type.
+    if (value === undefined) throw new UsageError(`${flag} is required to attach to a running kubelet`);
+    return value;
+  };
+  let settings;
+  try {
+    settings = kubeletSuite.loadKubeletAttachSettings({
+      manifestDir: required(argv['manifest-dir'], '--manifest-dir'),
+      kubeletUrl: required(argv['kubelet-url'], '--kubelet-url'),
+      nodeName: required(argv['node-name'], '--node-name'),
+      runtimeEndpoint: required(argv['runtime-endpoint'], '--runtime-endpoint'),
+      registry: required(argv.registry, '--registry'),
+      ...(argv['csi-driver'] === undefined ? {} : { csiDriver: argv['csi-driver'] }),
+      ...(argv['root-dir'] === undefined ? {} : { rootDir: argv['root-dir'] }),
+      ...(argv['host-path-dir'] === undefined ? {} : { hostPathDir: argv['host-path-dir'] }),
+      ...(argv['max-restart-period'] === undefined ? {} : { maxRestartPeriodSeconds: argv['max-restart-period'] }),
+    });
+    // Before anything else runs, so an unreachable kubelet is a usage error naming the flag, not a harness error.
+    await kubeletSuite.checkKubeletAnswers(settings.kubeletUrl);
+  } catch (error) {
+    if (error instanceof kubeletSuite.KubeletRunConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+  const { exitCode } = await certifyInterface({
+    iface: 'kubelet',
+    specVersion: kubeletSpecVersion,
+    suite: kubeletSuite.createKubeletSuite() as unknown as Suite<KubeletAttachSubject>,
+    connect: async () => {
+      try {
+        return await kubeletSuite.attachKubeletSubject(settings);
+      } catch (error) {
+        if (error instanceof kubeletSuite.KubeletRunConfigError) throw new UsageError(error.message);
+        throw error;
+      }
+    },
+    flags: commonFlags(argv),
+    progress: io.progress,
+    out: io.out,
+  });
+  io.setExitCode(exitCode);
 }
 
 /** The kubernetes release the kubelet spec restates. */

@@ -104,6 +104,19 @@ t.test('needs decide not-applicable and skipped before the case runs', async (t)
   t.equal(ran, 1);
 });
 
+t.test('a capability the run cannot exercise makes a case skipped with its reason, not not-applicable', async (t) => {
+  let ran = 0;
+  const suite = new Suite<Subject>('x');
+  const body = async (): Promise<void> => void (ran += 1);
+  suite.declare({ ids: ['CSI-T-001'], title: 'needs a capability this run cannot exercise', needs: { capabilities: ['cap.a', 'restart'] }, run: body });
+  suite.declare({ ids: ['CSI-T-002'], title: 'needs a capability absent', needs: { capabilities: ['cap.b'] }, run: body });
+  const attached: Subject = { ...subject, unobservable: new Map([['restart', 'the harness does not own the process']]) };
+  const results = await runSuite({ suite, subject: attached, environment, filter: compileFilter({}), caseTimeoutMs: 1000 });
+  t.same(results.map((r) => r.outcome), ['skipped', 'not-applicable']);
+  t.equal(results[0]?.reason, 'the harness does not own the process');
+  t.equal(ran, 0);
+});
+
 t.test('a failed check names only the requirement it decides', async (t) => {
   const suite = new Suite<Subject>('x');
   suite.declare({
