@@ -7,6 +7,8 @@
  * the kubelet and its plugins) and does not own its process, so what needs
  * either ends the case as skipped, with the reason and the way to check it.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { ListPodSandboxRequest, PodSandboxState, RuntimeServiceClient, callUnary, createClient, waitForConnection } from '../../specs/cri/index.js';
 import { EndpointUnreachableError } from '../../specs/grpc/index.js';
 import { CaseSkipped, type CleanupFailure, type JsonValue } from '../framework/index.js';
@@ -38,13 +40,21 @@ export interface KubeletAttachSubject extends KubeletSubject {
   closed(): Promise<CleanupFailure[]>;
 }
 
+/** Options for {@link attachKubeletSubject}. */
+export interface AttachKubeletOptions {
+  /** How long the kubelet and the runtime may take to answer first. */
+  readonly connectTimeoutMs?: number;
+  /** On SIGINT or SIGTERM while the run is on, remove the manifests the suite wrote and exit with 130 (the CLI's choice; tests leave it off). */
+  readonly exitOnSignal?: boolean;
+}
+
 /**
  * Checks that the kubelet answers /healthz and the runtime accepts a
  * connection, pushes the suite's image to the registry, and returns the
  * subject. Anything unreachable throws {@link KubeletRunConfigError} naming
  * the flag.
  */
-export async function attachKubeletSubject(settings: KubeletAttachSettings, options: { connectTimeoutMs?: number } = {}): Promise<KubeletAttachSubject> {
+export async function attachKubeletSubject(settings: KubeletAttachSettings, options: AttachKubeletOptions = {}): Promise<KubeletAttachSubject> {
   const healthz = await checkKubeletAnswers(settings.kubeletUrl, options.connectTimeoutMs ?? 5000);
   const runtime = createClient(RuntimeServiceClient, settings.runtimeEndpoint);
   try {
@@ -85,9 +95,23 @@ export async function attachKubeletSubject(settings: KubeletAttachSettings, opti
     rootDir: settings.rootDir ?? null,
     hostPathDir: settings.hostPathDir ?? null,
   };
+  // The manifests the suite has written and not yet removed: an interrupted run must not leave its pods on someone's kubelet.
+  const written = new Set<string>();
+  const writes = manifestWrites(settings.manifestDir);
+  const onSignal = (signal: NodeJS.Signals): void => {
+    process.stderr.write(`kubeplug certify kubelet: ${signal}, removing the suite's ${written.size} manifest(s) from ${settings.manifestDir}\n`);
+    for (const fileName of written) fs.rmSync(path.join(settings.manifestDir, fileName), { force: true });
+    process.exit(130);
+  };
+  if (options.exitOnSignal === true) {
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  }
   let closing: Promise<CleanupFailure[]> | undefined;
   const close = (): Promise<CleanupFailure[]> => {
     closing ??= Promise.resolve().then(() => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
       runtime.close();
       return [];
     });
@@ -112,7 +136,14 @@ export async function attachKubeletSubject(settings: KubeletAttachSettings, opti
       return settings.rootDir;
     },
     readOnlyGet: (urlPath) => get(urlPath, 10_000),
-    ...manifestWrites(settings.manifestDir),
+    async writeManifest(fileName, content) {
+      written.add(fileName);
+      await writes.writeManifest(fileName, content);
+    },
+    async removeManifest(fileName) {
+      await writes.removeManifest(fileName);
+      written.delete(fileName);
+    },
     ...reads,
     async sandboxStopped(podUid) {
       if (podUid === undefined) return true;

@@ -463,7 +463,7 @@ async function certifyAttachedKubelet(
     suite: kubeletSuite.createKubeletSuite() as unknown as Suite<KubeletAttachSubject>,
     connect: async () => {
       try {
-        return await kubeletSuite.attachKubeletSubject(settings);
+        return await kubeletSuite.attachKubeletSubject(settings, { exitOnSignal: true });
       } catch (error) {
         if (error instanceof kubeletSuite.KubeletRunConfigError) throw new UsageError(error.message);
         throw error;

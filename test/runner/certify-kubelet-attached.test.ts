@@ -1,6 +1,7 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { registryUnavailable } from '../../conformance/cri/test-images/loopback-registry.js';
 import { testImagesUnavailable } from '../../conformance/cri/test-images/test-image.js';
@@ -136,6 +137,23 @@ t.test('a running reference kubelet is certified attached: what needs no spy pas
   t.same(await readySandboxes(node), [], 'the runtime runs no sandbox');
   t.same(fs.readdirSync(node.hostPathDir), [], 'the hostPath folders the run made are removed');
   t.equal((await getFromKubelet(parseKubeletUrl(`unix://${socketPath}`), '/healthz')).status, 200, 'the kubelet is still healthy');
+
+  // Interrupted mid-case, an attached run takes its manifests back out of the kubelet's folder before it exits.
+  const interrupted = spawn(process.execPath, [...args.slice(0, args.indexOf('--report')), '--focus', 'OOMKilled'], { cwd: packageRoot(), stdio: 'ignore' });
+  t.teardown(() => {
+    if (interrupted.exitCode === null && interrupted.signalCode === null) interrupted.kill('SIGKILL');
+  });
+  const exited = new Promise<number | null>((resolve) => interrupted.once('exit', (exitCode) => resolve(exitCode)));
+  const until = Date.now() + 120_000;
+  while (fs.readdirSync(node.manifestsDir).filter((name) => !name.startsWith('.')).length === 0 && Date.now() < until) await sleep(100);
+  t.not(fs.readdirSync(node.manifestsDir).length, 0, 'the interrupted run has written a manifest');
+  interrupted.kill('SIGINT');
+  t.equal(await exited, 130, 'SIGINT ends the run with 130');
+  t.same(fs.readdirSync(node.manifestsDir), [], 'and its manifests are removed');
+  const gone = Date.now() + 60_000;
+  let left: unknown[] = [];
+  while ((left = (JSON.parse((await getFromKubelet(parseKubeletUrl(`unix://${socketPath}`), '/pods')).body) as { items: unknown[] }).items).length > 0 && Date.now() < gone) await sleep(200);
+  t.same(left, [], 'so the kubelet stops its pods');
 
   const failures = await node.stop();
   t.same(failures, [], 'the node stops cleanly');
