@@ -100,7 +100,7 @@ t.test('drain evicts what the budget allows, names the budget holding the rest, 
   const started = Date.now();
   const blocked = await runCli(['drain', '--kubelet', url, '--timeout', '12s'], { timeoutMs: 120_000 });
   const seconds = (Date.now() - started) / 1000;
-  t.equal(blocked.code, 1, `exit 1 at the timeout\n${blocked.stdout}\n${blocked.stderr}`);
+  t.equal(blocked.code, 1, 'exit 1 at the timeout', { stdout: blocked.stdout, stderr: blocked.stderr });
   t.ok(seconds >= 12, `it waited out its timeout (${seconds.toFixed(1)} s)`);
   t.match(blocked.stdout, new RegExp(`node/${nodeName} \\(kubelet ${url}\\) cordoned, not drained: 1 of 2 pods left`));
   t.match(blocked.stdout, new RegExp(`pod default/web-[12]-${nodeName}: blocked by PodDisruptionBudget default/web-pdb at the timeout \\(12s\\) after [2-4] eviction requests: The disruption budget web-pdb needs 1 healthy pods and has 1 currently`));
@@ -135,7 +135,7 @@ t.test('drain evicts what the budget allows, names the budget holding the rest, 
   const interruptedAt = Date.now();
   child.kill('SIGINT');
   const [code] = await Promise.race([exited, sleep(20_000).then(() => [null, null] as const)]);
-  t.equal(code, 130, `exit 130 on SIGINT\n${stdout}\n${stderr}`);
+  t.equal(code, 130, 'exit 130 on SIGINT', { stdout, stderr });
   t.ok(Date.now() - interruptedAt < 5000, `it stopped within ${Date.now() - interruptedAt} ms, not after a retry interval and more`);
   t.match(stdout, /interrupted: the nodes stay cordoned/);
   t.match(stdout, /blocked by PodDisruptionBudget default\/web-pdb when interrupted/);
@@ -145,7 +145,7 @@ t.test('drain evicts what the budget allows, names the budget holding the rest, 
   fs.rmSync(path.join(node.manifestsDir, budgetFile));
   await waitFor('the budget to go', 30_000, async () => ((await getJson<{ items: BudgetStatus[] }>(socket, '/poddisruptionbudgets')).items.length === 0 ? true : undefined), describe);
   const drained = await runCli(['drain', '--kubelet', url, '--timeout', '60s'], { timeoutMs: 120_000 });
-  t.equal(drained.code, 0, `exit 0\n${drained.stdout}\n${drained.stderr}`);
+  t.equal(drained.code, 0, 'exit 0 once the budget is gone', { stdout: drained.stdout, stderr: drained.stderr });
   t.match(drained.stdout, new RegExp(`^node/${nodeName} drained \\(1 pod evicted\\)$`, 'm'));
   t.match(drained.stderr, new RegExp(`node/${nodeName} already cordoned`));
   t.same(
@@ -159,7 +159,7 @@ t.test('drain evicts what the budget allows, names the budget holding the rest, 
 
   // 4. Uncordon.
   const uncordoned = await runCli(['uncordon', '--kubelet', url], { timeoutMs: 60_000 });
-  t.equal(uncordoned.code, 0, uncordoned.stderr);
+  t.equal(uncordoned.code, 0, 'uncordon exits 0', { stderr: uncordoned.stderr });
   t.equal(uncordoned.stdout, `node/${nodeName} uncordoned\n`);
   t.equal((await getJson<{ spec?: { unschedulable?: boolean } }>(socket, `/api/v1/nodes/${nodeName}`)).spec?.unschedulable, false, 'the node is schedulable again');
 
