@@ -170,10 +170,10 @@ export async function startKubelet(options: KubeletOptions, parts: Partial<Kubel
   // FailedValidation is recorded once per file version (file name, UID or error text).
   let reported = new Set<string>();
 
-  /** The pods as of now: the last round's list, with evictions accepted since then already marked. */
+  /** The pods as of now: the last round's list, with evictions accepted (or being decided) since then already marked. */
   const currentPods = (): Pod[] =>
     served.map((pod) => {
-      const record = state.eviction(pod.metadata.uid ?? '');
+      const record = state.visibleEviction(pod.metadata.uid ?? '');
       return record === undefined || pod.metadata.deletionTimestamp !== undefined ? pod : withEvictionMarks(pod, record);
     });
   const disruption = new DisruptionService({

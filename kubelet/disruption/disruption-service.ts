@@ -35,6 +35,13 @@ export type EvictionOutcome =
   | { readonly outcome: 'refused'; readonly budget: string; readonly desiredHealthy: number; readonly currentHealthy: number }
   | { readonly outcome: 'multiple-budgets'; readonly budgets: readonly string[] };
 
+/**
+ * How long a refusal caused by a concurrent eviction on another node waits
+ * at most before it is answered (a random part of it), so two clients that
+ * retry on a fixed period stop colliding.
+ */
+const raceJitterMs = 1500;
+
 /** RFC 3339 with seconds, as the API writes times. */
 function apiTime(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -98,30 +105,73 @@ export class DisruptionService {
    * Evicts the pod `namespace/name` of this node if its budgets allow it.
    * Evictions run one at a time, so each decision sees the previous one.
    */
-  evict(namespace: string, name: string, gracePeriodSeconds: number | undefined): Promise<EvictionOutcome> {
+  async evict(namespace: string, name: string, gracePeriodSeconds: number | undefined): Promise<EvictionOutcome> {
     const run = this.#queue.then(() => this.#evictNow(namespace, name, gracePeriodSeconds));
     this.#queue = run.catch(() => {});
-    return run;
+    const { outcome, raced } = await run;
+    if (raced) await new Promise((resolve) => setTimeout(resolve, Math.random() * raceJitterMs));
+    return outcome;
   }
 
-  async #evictNow(namespace: string, name: string, gracePeriodSeconds: number | undefined): Promise<EvictionOutcome> {
-    const { parts, state } = this.#deps;
+  /** The decision on `pod` with the budgets that select it, their status computed from `localPods` and the peers now. */
+  async #decide(pod: Pod, localPods: readonly Pod[]): Promise<EvictionDecision> {
+    const { parts, peers } = this.#deps;
+    const selecting = (await this.budgets()).filter((budget) => parts.budgetSelectsPod(budget, pod));
+    const view = await clusterPods(localPods, peers, this.#deps.peerTimeoutMs);
+    const now = this.#deps.now?.() ?? new Date();
+    const budgets = selecting.map((budget) => ({
+      ...budget,
+      status: parts.computeBudgetStatus({
+        budget,
+        pods: view.pods.filter((each) => parts.budgetSelectsPod(budget, each)),
+        isPodHealthy: parts.isPodHealthy,
+        scaleBudgetValue: parts.scaleBudgetValue,
+        unreachablePeers: view.unreachable,
+        now,
+      }),
+    }));
+    return parts.decideEviction({ pod, budgets, podHealthy: parts.isPodHealthy(pod) });
+  }
+
+  /**
+   * Decides, then, when a budget was involved, shows the pod as evicted to
+   * the peers and decides once more before recording: a kubelet on another
+   * node deciding at the same moment then sees this pod as gone, and of two
+   * such evictions the one checked last is refused, so the budget is never
+   * overdrawn across nodes (upstream gets this from optimistic concurrency
+   * on the budget object, which static budgets do not have).
+   */
+  async #evictNow(namespace: string, name: string, gracePeriodSeconds: number | undefined): Promise<{ outcome: EvictionOutcome; raced: boolean }> {
+    const { state } = this.#deps;
     const pod = this.#deps.localPods().find((each) => each.metadata.name === name && (each.metadata.namespace ?? 'default') === namespace);
     const uid = pod?.metadata.uid;
-    if (pod === undefined || uid === undefined || uid === '') return { outcome: 'not-found' };
-    const selecting = (await this.budgets()).filter((budget) => parts.budgetSelectsPod(budget, pod));
-    const budgets = await this.withStatus(selecting);
-    const decision: EvictionDecision = parts.decideEviction({ pod, budgets, podHealthy: parts.isPodHealthy(pod) });
-    if (decision.verdict === 'multiple-budgets') return { outcome: 'multiple-budgets', budgets: decision.budgets };
-    if (decision.verdict === 'refuse') return { outcome: 'refused', budget: decision.budget, desiredHealthy: decision.desiredHealthy, currentHealthy: decision.currentHealthy };
-    await state.recordEviction(uid, {
-      namespace,
-      name,
-      at: apiTime(this.#deps.now?.() ?? new Date()),
-      ...(gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds }),
-    });
+    if (pod === undefined || uid === undefined || uid === '') return { outcome: { outcome: 'not-found' }, raced: false };
+    const refusal = (decision: EvictionDecision): EvictionOutcome | undefined =>
+      decision.verdict === 'multiple-budgets'
+        ? { outcome: 'multiple-budgets', budgets: decision.budgets }
+        : decision.verdict === 'refuse'
+          ? { outcome: 'refused', budget: decision.budget, desiredHealthy: decision.desiredHealthy, currentHealthy: decision.currentHealthy }
+          : undefined;
+    const decision = await this.#decide(pod, this.#deps.localPods());
+    const refused = refusal(decision);
+    if (refused !== undefined) return { outcome: refused, raced: false };
+    const record = { namespace, name, at: apiTime(this.#deps.now?.() ?? new Date()), ...(gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds }) };
+    if (decision.verdict === 'allow' && decision.why === 'budget allows' && this.#deps.peers.length > 0) {
+      state.markPending(uid, record);
+      try {
+        // This pod as it was (not marked), every other pod as it is now.
+        const others = this.#deps.localPods().map((each) => (each.metadata.uid === uid ? pod : each));
+        const recheck = refusal(await this.#decide(pod, others));
+        if (recheck !== undefined) return { outcome: recheck, raced: true };
+        await state.recordEviction(uid, record);
+      } finally {
+        state.clearPending(uid);
+      }
+    } else {
+      await state.recordEviction(uid, record);
+    }
     this.#deps.onChange();
-    return { outcome: 'evicted' };
+    return { outcome: { outcome: 'evicted' }, raced: false };
   }
 
   /** Cordons (true) or uncordons (false) the node, persisted before it resolves. */

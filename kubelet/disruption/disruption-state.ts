@@ -46,6 +46,8 @@ export class DisruptionState {
   readonly #evictionsFile: string;
   #unschedulable = false;
   #evictions = new Map<string, EvictionRecord>();
+  /** Evictions being decided: shown to peers at once, acted on only once recorded (memory only). */
+  readonly #pending = new Map<string, EvictionRecord>();
   #writes: Promise<void> = Promise.resolve();
 
   private constructor(rootDir: string) {
@@ -83,6 +85,20 @@ export class DisruptionState {
   /** The eviction of pod `uid`, if one was accepted. */
   eviction(uid: string): EvictionRecord | undefined {
     return this.#evictions.get(uid);
+  }
+
+  /** The eviction of pod `uid` as /pods shows it: recorded, or still being decided. */
+  visibleEviction(uid: string): EvictionRecord | undefined {
+    return this.#evictions.get(uid) ?? this.#pending.get(uid);
+  }
+
+  /** Shows pod `uid` as being evicted while the decision is checked again (not persisted, never acted on). */
+  markPending(uid: string, record: EvictionRecord): void {
+    this.#pending.set(uid, record);
+  }
+
+  clearPending(uid: string): void {
+    this.#pending.delete(uid);
   }
 
   get evictedUids(): readonly string[] {
