@@ -68,14 +68,35 @@ export interface HttpAnswer {
 
 /** GET `path` over the relay's socket; rejects on a connection error or after `timeoutMs`. */
 export function httpGetOverSocket(socketPath: string, path: string, timeoutMs = 5000): Promise<HttpAnswer> {
+  return httpRequestOverSocket(socketPath, { method: 'GET', path, timeoutMs });
+}
+
+/** One request over a unix socket: the method, the path, and a JSON body for POST and PATCH. */
+export interface SocketRequest {
+  readonly method: 'GET' | 'POST' | 'PATCH';
+  readonly path: string;
+  readonly body?: unknown;
+  /** The body's media type; application/json when unset. */
+  readonly contentType?: string;
+  /** 5 s when unset. */
+  readonly timeoutMs?: number;
+}
+
+/** Sends one request over a unix socket (a relay's or a kubelet's --read-only-socket) and reads the answer whole. */
+export function httpRequestOverSocket(socketPath: string, request: SocketRequest): Promise<HttpAnswer> {
+  const timeoutMs = request.timeoutMs ?? 5000;
+  const body = request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body));
+  const headers: Record<string, string | number> = { host: 'kubelet', accept: 'application/json' };
+  if (body !== undefined) Object.assign(headers, { 'content-type': request.contentType ?? 'application/json', 'content-length': body.length });
   return new Promise((resolve, reject) => {
-    const request = http.get({ socketPath, path, headers: { host: 'kubelet', accept: 'application/json' }, timeout: timeoutMs, agent: false }, (response) => {
+    const sent = http.request({ socketPath, path: request.path, method: request.method, headers, timeout: timeoutMs, agent: false }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
       response.on('error', reject);
     });
-    request.on('timeout', () => request.destroy(new Error(`GET ${path}: no answer within ${timeoutMs} ms`)));
-    request.on('error', reject);
+    sent.on('timeout', () => sent.destroy(new Error(`${request.method} ${request.path}: no answer within ${timeoutMs} ms`)));
+    sent.on('error', reject);
+    sent.end(body);
   });
 }
