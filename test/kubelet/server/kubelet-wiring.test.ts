@@ -133,3 +133,33 @@ t.test('kubeplug kubelet prints its port, serves /healthz, and exits 0 on SIGTER
   const code = await Promise.race([exited, sleep(5000).then(() => 'still running')]);
   t.equal(code, 0, stderr);
 });
+
+t.test('budgets and the cordon in the wiring: an invalid budget is an event naming the field, a valid one is listed, a cordon read at start holds a new pod without any sandbox', async (t) => {
+  const dir = tempDir(t);
+  const manifests = path.join(dir, 'manifests');
+  const rootDir = path.join(dir, 'root');
+  fs.mkdirSync(manifests);
+  fs.mkdirSync(rootDir);
+  fs.writeFileSync(path.join(rootDir, 'node-cordon.json'), JSON.stringify({ unschedulable: true }));
+  fs.writeFileSync(path.join(manifests, 'good-pdb.yaml'), 'apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: web}\nspec: {minAvailable: 1, selector: {matchLabels: {app: web}}}\n');
+  fs.writeFileSync(path.join(manifests, 'bad-pdb.yaml'), 'apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: bad}\nspec: {minAvailable: "150%"}\n');
+  fs.writeFileSync(path.join(manifests, 'web.json'), JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', labels: { app: 'web' } }, spec: { containers: [{ name: 'main', image: 'busybox:1' }] } }));
+  const runtime = await startFakeRuntime(t, dir);
+  const kubelet = await startKubelet({ podManifestPath: manifests, containerRuntimeEndpoint: runtime.endpoint, rootDir, nodeName: 'n1', readOnlyPort: 0, address: '127.0.0.1', syncFrequencySeconds: 0.2 });
+  t.teardown(() => kubelet.close());
+  for (let round = 0; round < 3; round += 1) await kubelet.syncNow();
+
+  const events = (JSON.parse((await get(kubelet.port, '/events')).body) as EventList).items.filter((event) => event.reason === 'FailedValidation');
+  t.equal(events.length, 1, 'one event, for the invalid budget');
+  t.match(events[0]?.message, /^Error validating PodDisruptionBudget from file bad-pdb\.yaml: spec\.minAvailable: .*must not be greater than 100%/);
+  const budgets = JSON.parse((await get(kubelet.port, '/poddisruptionbudgets')).body) as { items: { metadata: { name: string }; status: { expectedPods: number; currentHealthy: number } }[] };
+  t.match(budgets.items, [{ metadata: { name: 'web' }, status: { expectedPods: 1, currentHealthy: 0 } }]);
+  t.equal(budgets.items.length, 1);
+
+  const [held] = (JSON.parse((await get(kubelet.port, '/pods')).body) as PodList).items;
+  t.equal(held?.metadata.name, 'web-n1');
+  t.equal(held?.status?.phase, 'Pending');
+  t.match(held?.status?.conditions?.find((condition) => condition.type === 'PodScheduled'), { status: 'False', reason: 'Unschedulable', message: /cordoned/ });
+  t.same(new Set(runtime.calls), new Set(['Version', 'ListPodSandbox', 'ListContainers']), 'no sandbox was asked for');
+  t.same(JSON.parse((await get(kubelet.port, '/api/v1/nodes/n1')).body).spec, { unschedulable: true });
+});
