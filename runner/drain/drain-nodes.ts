@@ -113,6 +113,17 @@ interface DrainContext {
 
 const timedOut = (context: DrainContext): boolean => context.clock.now() >= context.deadline;
 const interrupted = (context: DrainContext): boolean => context.signal?.aborted === true;
+/**
+ * The signal for one kubelet call: the caller's, and also the deadline, so a
+ * kubelet that hangs at the timeout does not hold the drain past it.
+ */
+function callSignal(context: DrainContext): AbortSignal | undefined {
+  if (context.deadline === Number.POSITIVE_INFINITY) return context.signal;
+  const deadline = AbortSignal.timeout(Math.max(1, Math.ceil(context.deadline - context.clock.now())));
+  return context.signal === undefined ? deadline : AbortSignal.any([context.signal, deadline]);
+}
+/** Whether a failed call was cut by the interruption or the deadline rather than by the kubelet. */
+const cutShort = (context: DrainContext, error: unknown): boolean => interrupted(context) || timedOut(context) || (error instanceof KubeletClientError && error.code === 'aborted');
 /** How long to sleep so that a wait never runs past the deadline. */
 const sleepBound = (context: DrainContext, interval: number): number => Math.max(0, Math.min(interval, context.deadline - context.clock.now()));
 
@@ -129,9 +140,9 @@ async function drainPod(client: KubeletClient, pod: PodReference, context: Drain
     attempts += 1;
     let answer;
     try {
-      answer = await client.evictPod({ namespace: pod.namespace, name: pod.name, gracePeriodSeconds: context.gracePeriodSeconds }, context.signal);
+      answer = await client.evictPod({ namespace: pod.namespace, name: pod.name, gracePeriodSeconds: context.gracePeriodSeconds }, callSignal(context));
     } catch (error) {
-      if (interrupted(context)) return endedEarly();
+      if (cutShort(context, error)) return endedEarly();
       const failure = KubeletClientError.from(error, client.url);
       context.log(`error when evicting pod ${label}: ${failure.message}`);
       return { pod, attempts, outcome: 'failed', message: failure.message };
@@ -155,9 +166,9 @@ async function drainPod(client: KubeletClient, pod: PodReference, context: Drain
   for (;;) {
     let pods;
     try {
-      pods = await client.listPods(context.signal);
+      pods = await client.listPods(callSignal(context));
     } catch (error) {
-      if (interrupted(context)) return { pod, attempts, outcome: 'terminating' };
+      if (cutShort(context, error)) return { pod, attempts, outcome: 'terminating' };
       const failure = KubeletClientError.from(error, client.url);
       const message = `evicted, but waiting for it to terminate failed: ${failure.message}`;
       context.log(`error when waiting for pod ${label} to terminate: ${failure.message}`);

@@ -21,7 +21,10 @@ t.teardown(() => {
   nock.cleanAll();
   nock.enableNetConnect();
 });
-t.afterEach(() => nock.cleanAll());
+t.afterEach(() => {
+  nock.abortPendingRequests();
+  nock.cleanAll();
+});
 
 const nodeA = 'http://node-a.test:10255';
 const nodeB = 'http://node-b.test:10255';
@@ -284,6 +287,22 @@ t.test('an accepted eviction whose pod outlives the timeout is reported as still
   t.equal(result.ended, 'timeout');
   t.match(result.pods, [{ outcome: 'terminating' }]);
   t.match(formatDrainSummary(result, 3000), /pod default\/slow-node-a: eviction accepted, but the pod had not terminated at the timeout \(3s\)/);
+  scope.persist(false);
+});
+
+t.test('a kubelet that hangs at the deadline does not hold the drain past it', async (t) => {
+  const scope = cordonedKubelet(nodeA, 'node-a')
+    .get('/pods')
+    .reply(200, podList(pod('web-node-a', 'Running')))
+    .post(evictionPath('web-node-a'))
+    .delay(20_000)
+    .reply(201, {});
+  // The client's own request timeout (10 s) is shorter than the hang: without the deadline cutting
+  // the call, the pod would end as a failed request rather than as not evicted at the timeout.
+  const result = await drainOf([nodeA], { timeoutMs: 300 }).run;
+  t.equal(result.ended, 'timeout');
+  t.match(result.pods, [{ outcome: 'not evicted', attempts: 1 }]);
+  t.match(formatDrainSummary(result, 300), /pod default\/web-node-a: not evicted: no answer yet at the timeout \(300ms\)/);
   scope.persist(false);
 });
 
