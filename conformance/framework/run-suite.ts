@@ -23,6 +23,12 @@ export interface RunSuiteOptions<S extends Subject> {
   /** Time each cleanup step may take. */
   readonly cleanupTimeoutMs?: number;
   readonly listener?: RunListener;
+  /**
+   * Stops the run early (e.g. on Ctrl-C): the case running is stopped as at
+   * its deadline, recorded as a harness error, and its cleanup runs; no later
+   * case starts.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -34,6 +40,7 @@ export async function runSuite<S extends Subject>(options: RunSuiteOptions<S>): 
   const runId = randomBytes(3).toString('hex');
   const results: CaseResult[] = [];
   for (const [index, testCase] of selected.entries()) {
+    if (options.signal?.aborted === true) break;
     options.listener?.onCaseStart?.(testCase, index + 1, selected.length);
     const result = await runCase(testCase, options, runId);
     results.push(result);
@@ -71,12 +78,23 @@ async function runCase<S extends Subject>(
   const deadline = new Promise<'deadline'>((resolve) => {
     timer = setTimeout(() => resolve('deadline'), timeoutMs);
   });
+  let onStop: (() => void) | undefined;
+  const stopped = new Promise<'stopped'>((resolve) => {
+    onStop = () => resolve('stopped');
+    if (options.signal?.aborted === true) onStop();
+    else options.signal?.addEventListener('abort', onStop, { once: true });
+  });
   try {
     const running = testCase.run(ctx).then(() => 'done' as const);
     // A case that rejects after its deadline has already been judged; its late error must not crash the run.
     running.catch(() => {});
-    const ended = await Promise.race([running, deadline]);
-    if (ended === 'deadline') {
+    const ended = await Promise.race([running, deadline, stopped]);
+    if (ended === 'stopped') {
+      controller.abort();
+      outcome = 'error';
+      reason = 'stopped: the run was interrupted';
+      ctx.note(reason);
+    } else if (ended === 'deadline') {
       controller.abort();
       outcome = 'fail';
       reason = `did not finish within its ${timeoutMs} ms deadline`;
@@ -93,6 +111,7 @@ async function runCase<S extends Subject>(
     }
   } finally {
     clearTimeout(timer);
+    if (onStop !== undefined) options.signal?.removeEventListener('abort', onStop);
     if (!controller.signal.aborted) controller.abort();
   }
 

@@ -4,6 +4,7 @@ import type { CommonCertifyOptions } from '../certify-interface.js';
 import type { Suite } from '../../conformance/framework/index.js';
 import type { KubeletAttachSubject, KubeletRunSubject } from '../../conformance/kubelet/index.js';
 import type { TerminalOutput } from '../report/terminal-report.js';
+import { certifyAllCommand } from '../certify-all/certify-all-command.js';
 import { UsageError } from '../usage-error.js';
 
 /** Where a command writes, so tests can capture it. */
@@ -13,12 +14,8 @@ export interface CommandIo {
   setExitCode(code: number): void;
 }
 
-/** Which issue brings each suite not built yet. */
-const notBuiltYet = {
-  all: 'certify all needs every suite and reference plugin (issue 7); today `certify cni`, `certify csi` and `certify cri` run one interface each',
-} as const;
-
-function commonOptions<T>(yargs: Argv<T>) {
+/** The flags every `certify` command shares. */
+export function commonOptions<T>(yargs: Argv<T>) {
   return yargs
     .option('focus', { type: 'string', array: true, default: [] as string[], describe: 'Run only cases whose requirement IDs or title match this regex (repeatable)' })
     .option('skip', { type: 'string', array: true, default: [] as string[], describe: 'Leave out cases whose requirement IDs or title match this regex (repeatable)' })
@@ -28,7 +25,8 @@ function commonOptions<T>(yargs: Argv<T>) {
     .option('case-timeout', { type: 'number', default: 30, describe: 'Deadline per case, in seconds' });
 }
 
-function commonFlags(argv: {
+/** The shared flags as the runner takes them. */
+export function commonFlags(argv: {
   focus: string[];
   skip: string[];
   report: string[];
@@ -192,21 +190,9 @@ export function certifyCommand(io: CommandIo) {
           },
         })
         .command(certifyKubeletCommand(io))
-        .command(notBuilt('all', 'Certify a whole node of reference plugins (not built yet)', io))
+        .command(certifyAllCommand(io))
         .demandCommand(1, 'name an interface: csi, cri, cni, kubelet or all'),
     handler: () => {},
-  };
-}
-
-function notBuilt(name: keyof typeof notBuiltYet, describe: string, io: CommandIo) {
-  return {
-    command: name,
-    describe,
-    builder: (yargs: Argv) => yargs.strict(false),
-    handler: () => {
-      io.progress.write(`kubeplug certify ${name}: not built yet: ${notBuiltYet[name]}. Nothing was certified.\n`);
-      io.setExitCode(2);
-    },
   };
 }
 
@@ -477,4 +463,4 @@ async function certifyAttachedKubelet(
 }
 
 /** The kubernetes release the kubelet spec restates. */
-const kubeletSpecVersion = 'v1.36.3';
+export const kubeletSpecVersion = 'v1.36.3';

@@ -16,6 +16,8 @@ export interface InterfaceRun {
   readonly subject: { readonly [key: string]: JsonValue };
   readonly cases: readonly CaseResult[];
   readonly requirements: readonly RequirementResult[];
+  /** Wall time of this interface's part (start, run, stop) when one certificate holds several (`certify all`). */
+  readonly durationMs?: number;
 }
 
 /** How the run was configured, so a reader can judge what was certified. */

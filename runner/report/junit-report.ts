@@ -14,7 +14,7 @@ export function renderJunit(certificate: Certificate): string {
   );
   for (const run of certificate.runs) {
     const cases = run.cases;
-    const time = cases.reduce((sum, result) => sum + result.durationMs, 0);
+    const time = run.durationMs ?? cases.reduce((sum, result) => sum + result.durationMs, 0);
     lines.push(
       `  <testsuite name="${escapeXml(run.iface)}" tests="${cases.length}" failures="${count(cases, 'fail')}" errors="${count(cases, 'error')}" skipped="${count(cases, 'skipped') + count(cases, 'not-applicable')}" time="${seconds(time)}" timestamp="${certificate.startedAt}">`,
     );

@@ -19,7 +19,7 @@ export function renderMarkdown(certificate: Certificate): string {
     );
   }
   for (const run of certificate.runs) {
-    out.push(`## ${run.iface.toUpperCase()} (spec ${run.specVersion})`, '');
+    out.push(`## ${run.iface.toUpperCase()} (spec ${run.specVersion}${run.durationMs === undefined ? '' : `, ${(run.durationMs / 1000).toFixed(1)} s`})`, '');
     out.push('| subject | |', '| --- | --- |');
     for (const [key, value] of Object.entries(run.subject)) out.push(`| ${cell(key)} | ${cell(formatValue(value))} |`);
     out.push('');

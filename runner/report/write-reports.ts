@@ -51,12 +51,19 @@ export async function checkReportTargets(requests: readonly ReportRequest[]): Pr
   }
 }
 
-/** Writes every requested report atomically (temp file, then rename). */
-export async function writeReports(certificate: Certificate, requests: readonly ReportRequest[]): Promise<void> {
+/** A renderer per report format for one kind of document. */
+export type ReportRenderers<D> = Readonly<Record<ReportFormat, (document: D) => string>>;
+
+/** Writes every requested report atomically (temp file, then rename); `renderers` default to the one-interface certificate's. */
+export async function writeReports<D = Certificate>(
+  document: D,
+  requests: readonly ReportRequest[],
+  renderers: ReportRenderers<D> = reportRenderers as unknown as ReportRenderers<D>,
+): Promise<void> {
   for (const request of requests) {
     const target = path.resolve(request.file);
     const temporary = `${target}.${process.pid}.tmp`;
-    await fs.writeFile(temporary, reportRenderers[request.format](certificate));
+    await fs.writeFile(temporary, renderers[request.format](document));
     await fs.rename(temporary, target);
   }
 }
