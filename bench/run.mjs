@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const benchmarks = { 'cli-startup': 'cli-startup.mjs', cni: 'cni.mjs', csi: 'csi.mjs', cri: 'cri.mjs', kubelet: 'kubelet.mjs' };
+const benchmarks = { 'cli-startup': 'cli-startup.mjs', cni: 'cni.mjs', csi: 'csi.mjs', cri: 'cri.mjs', kubelet: 'kubelet.mjs', all: 'all.mjs' };
 // Names choose benchmarks; everything from the first flag on goes to each of them (`-- csi --peer-endpoint …`).
 const firstFlag = process.argv.slice(2).findIndex((arg) => arg.startsWith('-'));
 const names = firstFlag < 0 ? process.argv.slice(2) : process.argv.slice(2, 2 + firstFlag);

@@ -16,6 +16,7 @@ import t, * as Tap from 'tap';
 import { registryUnavailable } from '../../conformance/cri/test-images/loopback-registry.js';
 import { testImagesUnavailable } from '../../conformance/cri/test-images/test-image.js';
 import { packageRoot } from '../../specs/registry/index.js';
+import { processesNaming } from '../helpers/process-scan.js';
 import { cliPath, runCli } from '../helpers/run-cli.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -60,20 +61,6 @@ function startCertifyAll(keeper: { pid: number }, args: readonly string[]): { ch
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('close', (code, signal) => resolve(code ?? (signal === null ? null : -1))));
   return { child, output: () => ({ stdout, stderr }), exited };
-}
-
-function processesNaming(text: string): string[] {
-  const found: string[] = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      const cmdline = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      if (cmdline.includes(text)) found.push(`${name} ${cmdline}`);
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return found;
 }
 
 /** Processes in the keeper's mount namespace besides the keeper itself. */
