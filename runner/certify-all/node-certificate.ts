@@ -6,7 +6,7 @@
  * one-interface renderers applied per interface.
  */
 import type { CaseResult, Environment, Verdict } from '../../conformance/framework/index.js';
-import { summarize, type Certificate, type CertificateSummary, type InterfaceRun, type RunProfile } from '../report/certificate.js';
+import { summarize, type Certificate, type InterfaceRun, type RunProfile } from '../report/certificate.js';
 import { renderJunit } from '../report/junit-report.js';
 import { renderMarkdown } from '../report/markdown-report.js';
 import { renderTap } from '../report/tap-report.js';
@@ -30,18 +30,14 @@ export interface NodeInterfaceEntry {
   readonly error?: string;
 }
 
-/** The JSON document `certify all --report json=FILE` writes. */
-export interface NodeCertificate {
+/**
+ * The JSON document `certify all --report json=FILE` writes: the header of
+ * a one-interface certificate (kit, times, environment, profile, verdict,
+ * counts) over every interface, then the interfaces themselves.
+ */
+export interface NodeCertificate
+  extends Pick<Certificate, 'schemaVersion' | 'kit' | 'startedAt' | 'finishedAt' | 'durationMs' | 'environment' | 'profile' | 'verdict' | 'summary'> {
   readonly kind: 'kubeplug-node-certificate';
-  readonly schemaVersion: 1;
-  readonly kit: { readonly name: 'kubeplug'; readonly version: string };
-  readonly startedAt: string;
-  readonly finishedAt: string;
-  readonly durationMs: number;
-  readonly environment: Environment;
-  readonly profile: RunProfile;
-  readonly verdict: Verdict & { readonly certified: boolean };
-  readonly summary: CertificateSummary;
   readonly interfaces: readonly NodeInterfaceEntry[];
   /** What stopping the node at the end could not undo (empty when it came down cleanly; anything here makes the exit code 2). */
   readonly teardownProblems: readonly string[];
