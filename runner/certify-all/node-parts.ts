@@ -3,7 +3,8 @@
  * temporary root: kubeplug's CNI plugins (kubeplug-bridge +
  * kubeplug-host-local, served by their node agent), the dir-volume CSI
  * driver, the process runtime in a network and mount namespace of its own
- * (conformance/peers), and, through the kubelet harness, the reference
+ * (conformance/peers) networked by those plugins with upstream's portmap
+ * chained for host ports, and, through the kubelet harness, the reference
  * kubelet on a runtime node of its own. A part the user brings (a mixed
  * node) replaces ours for its interface. Every part registers its undo on
  * one stack before it starts, so a teardown (end, failure or Ctrl-C)
@@ -16,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CleanupStack, type CleanupFailure } from '../../conformance/framework/index.js';
 import { stopChild } from '../../conformance/peers/child-exit.js';
-import { bridgeNetworkConfig, kubeplugCniPlugins, startProcessRuntimeNode, type CriNode } from '../../conformance/peers/index.js';
+import { bridgeNetworkConfig, kubeplugCniPlugins, startProcessRuntimeNode, upstreamCniPlugins, type CriNode } from '../../conformance/peers/index.js';
 import { findOnPath, mountsUnder } from '../../conformance/peers/system-scan.js';
 import { packageRoot } from '../../specs/registry/index.js';
 
@@ -73,6 +74,9 @@ export interface CertifyAllNode {
   /** Stops every part still running and removes the root; later calls return the first call's result. */
   teardown(): Promise<CleanupFailure[]>;
 }
+
+/** The pod range of the node (CNI suite and runtime alike): outside kubeadm's Service range 10.96.0.0/12. */
+const podSubnet = '10.88.0.0/24';
 
 /** The node name the driver reports (NodeGetInfo). */
 const nodeId = 'kubeplug-all-node';
@@ -145,11 +149,12 @@ export function createCertifyAllNode(parts: NodeParts): CertifyAllNode {
       const plugins = kubeplugCniPlugins();
       const confFile = path.join(root, 'cni', 'kubeplug.conflist');
       fs.mkdirSync(path.dirname(confFile), { recursive: true });
-      // The same bridge network the process runtime's node uses, at the newest CNI version our plugins speak.
+      // The bridge network of the process runtime's node, at the newest CNI version our plugins speak; the range lies outside
+      // kubeadm's Service range 10.96.0.0/12, which the Kubernetes network-model cases keep pods out of (KUBE-NET-003).
       const conf = {
         cniVersion: '1.1.0',
         name: 'kp-all',
-        plugins: [{ type: 'kubeplug-bridge', bridge: 'kpall0', isGateway: true, ipMasq: false, ipam: { type: 'kubeplug-host-local', ranges: [[{ subnet: '10.98.0.0/24' }]] } }],
+        plugins: [{ type: 'kubeplug-bridge', bridge: 'kpall0', isGateway: true, ipMasq: false, ipam: { type: 'kubeplug-host-local', ranges: [[{ subnet: podSubnet }]] } }],
       };
       fs.writeFileSync(confFile, `${JSON.stringify(conf, null, 2)}\n`);
       return { cniPath: [path.dirname(plugins['kubeplug-bridge'] ?? '')], confFile, nodeAgent: [process.execPath, cniAgentEntry()] };
@@ -176,9 +181,12 @@ export function createCertifyAllNode(parts: NodeParts): CertifyAllNode {
         const failures = (await stopNode?.()) ?? [];
         if (failures.length > 0) throw new Error(`the runtime's node did not stop cleanly: ${failures.map((failure) => `${failure.label}: ${failure.message}`).join('; ')}`);
       }, 'stop the process runtime\'s node');
+      // kubeplug has no port-mapping plugin of its own: host ports (CRI-SANDBOX-024) go through upstream's portmap, chained after our bridge.
+      const portmap = upstreamCniPlugins()?.portmap;
+      if (portmap === undefined) throw new Error("upstream's portmap CNI plugin is not installed (Debian package containernetworking-plugins)");
       return startProcessRuntimeNode({
-        cniPlugins: kubeplugCniPlugins(),
-        networkConfig: bridgeNetworkConfig({ plugins: 'kubeplug', name: 'kp-all', bridge: 'kpall0', subnet: '10.98.0.0/16' }),
+        cniPlugins: { ...kubeplugCniPlugins(), portmap },
+        networkConfig: bridgeNetworkConfig({ plugins: 'kubeplug', name: 'kp-all', bridge: 'kpall0', subnet: podSubnet, portmap: true }),
         registerStop: (stop) => void (stopNode = stop),
       });
     },

@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { upstreamCniPlugins } from '../../conformance/peers/cni-setup.js';
 import { findOnPath } from '../../conformance/peers/system-scan.js';
 import { packageRoot } from '../../specs/registry/index.js';
 import type { NodeParts } from './node-parts.js';
@@ -42,6 +43,9 @@ function neededExecutables(parts: NodeParts): NeededExecutable[] {
     );
   }
   // The CRI and kubelet suites push their test images (busybox) to a registry of their own; the kubelet's node always runs our runtime on runc.
+  if (parts.cri.kind === 'ours') {
+    needed.push({ command: upstreamCniPlugins()?.portmap ?? '/usr/lib/cni/portmap', debianPackage: 'containernetworking-plugins', neededBy: "the runtime's host ports" });
+  }
   needed.push(
     { command: '/usr/bin/docker-registry', debianPackage: 'docker-registry', neededBy: 'the CRI and kubelet suites\' registry' },
     { command: '/bin/busybox', debianPackage: 'busybox-static', neededBy: 'the CRI and kubelet suites\' test images' },
