@@ -80,6 +80,30 @@ t.test('a case past its deadline fails, is aborted, and still cleans up', async 
   t.ok(cleaned, 'cleanup ran');
 });
 
+t.test('a run stopped by its signal stops the case running, cleans it up, and starts no later case', async (t) => {
+  let cleaned = false;
+  let aborted = false;
+  let laterRan = false;
+  const stop = new AbortController();
+  const suite = new Suite<Subject>('x');
+  suite.declare({
+    ids: ['CSI-T-001'],
+    title: 'hangs until stopped',
+    async run(ctx: Ctx) {
+      ctx.defer(() => (cleaned = true));
+      ctx.signal.addEventListener('abort', () => (aborted = true));
+      setTimeout(() => stop.abort(), 10);
+      await new Promise(() => {});
+    },
+  });
+  suite.declare({ ids: ['CSI-T-002'], title: 'later', run: async () => void (laterRan = true) });
+  const results = await runSuite({ suite, subject, environment, filter: compileFilter({}), caseTimeoutMs: 60_000, signal: stop.signal });
+  t.same(results.map((result) => [result.outcome, result.reason]), [['error', 'stopped: the run was interrupted']], 'one result, a harness error');
+  t.ok(aborted, 'the case signal was aborted');
+  t.ok(cleaned, 'cleanup ran');
+  t.notOk(laterRan, 'no later case started');
+});
+
 t.test('a thrown error is a harness error, not a subject failure', async (t) => {
   const suite = new Suite<Subject>('x');
   suite.declare({ ids: ['CSI-T-001'], title: 'throws', run: async () => { throw new Error('bug in case'); } });
