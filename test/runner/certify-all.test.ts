@@ -17,7 +17,7 @@ import { registryUnavailable } from '../../conformance/cri/test-images/loopback-
 import { testImagesUnavailable } from '../../conformance/cri/test-images/test-image.js';
 import { packageRoot } from '../../specs/registry/index.js';
 import { processesNaming } from '../helpers/process-scan.js';
-import { cliPath, runCli } from '../helpers/run-cli.js';
+import { cliPath, runCli, startCsiDriverProcess } from '../helpers/run-cli.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 type Test = Tap.Test;
@@ -187,6 +187,25 @@ t.test('Ctrl-C mid-way tears the node down and exits 130, leaving nothing behind
   t.notMatch(stderr, /== cri: (certified|not certified)/, 'interrupted while the CRI suite ran');
   t.notMatch(stderr, /== kubelet: /, 'the kubelet part was never started');
   t.same(await leftovers(keeper, privateRootOf(stderr)), nothingLeft, 'no network namespace, mount, process or temporary root left');
+});
+
+t.test('a mixed node: --csi-endpoint certifies your driver instead of ours; interfaces --focus leaves out are not started', { skip: skip ?? false }, async (t) => {
+  const dir = tempDir(t, 'kp-all-mixed-');
+  const endpoint = `unix://${path.join(dir, 'csi.sock')}`;
+  fs.mkdirSync(path.join(dir, 'driver'));
+  await startCsiDriverProcess(t, endpoint, path.join(dir, 'driver'));
+  const report = path.join(dir, 'node.json');
+  const { code, stdout, stderr } = await runCli(['certify', 'all', '--csi-endpoint', endpoint, '--focus', '^CSI-IDENT-001$', '--report', `json=${report}`], { timeoutMs: 300_000 });
+  if (code !== 0) t.comment(stderr.slice(-2000));
+  t.equal(code, 0, 'exit 0');
+  t.match(stdout, /csi +certified .*\(yours\)/);
+  const certificate = JSON.parse(fs.readFileSync(report, 'utf8')) as { verdict: { certified: boolean }; interfaces: NodeInterfaceEntry[] };
+  t.equal(certificate.verdict.certified, true);
+  t.same(
+    certificate.interfaces.map((entry) => [entry.iface, entry.selected, entry.part.kind]),
+    [['cni', false, 'ours'], ['csi', true, 'user'], ['cri', false, 'ours'], ['kubelet', false, 'ours']],
+  );
+  t.notMatch(stderr, /== (cni|cri|kubelet): /, 'only the CSI step ran');
 });
 
 t.test('without root it names what is missing and exits 2 before starting anything', async (t) => {
