@@ -106,6 +106,10 @@ export async function connectKubeletSubject(options: ConnectKubeletOptions): Pro
     hostPathDir: node.hostPathDir,
     rootDir: node.rootDir,
     readOnlyGet: (urlPath) => node.get(urlPath, 10_000),
+    readOnlyRequest: (method, urlPath, body, contentType) =>
+      node.request({ method, path: urlPath, ...(body === undefined ? {} : { rawBody: body }), ...(contentType === undefined ? {} : { contentType }), timeoutMs: 30_000 }),
+    kubeletUrl: `unix://${node.readOnlySocket}`,
+    drainCmd: settings.drainCmd,
     async stopPodSandbox(sandboxId) {
       await callUnary(node.runtime.runtime, node.runtime.runtime.stopPodSandbox, { podSandboxId: sandboxId }, { deadline: new Date(Date.now() + 30_000) });
     },

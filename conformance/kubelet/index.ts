@@ -1,9 +1,11 @@
 /** The kubelet conformance suite: every case of every area, declared on one Suite, and how to start a kubelet to run it against. */
 import { Suite } from '../framework/index.js';
+import { declareDrainCases } from './drain.cases.js';
 import { declareHookCases } from './hook.cases.js';
 import { declareInitCases } from './init.cases.js';
 import type { KubeletSubject } from './kubelet-subject.js';
 import { declareManifestCases } from './manifest.cases.js';
+import { declarePdbCases } from './pdb.cases.js';
 import { declarePhaseCases } from './phase.cases.js';
 import { declarePluginCases } from './plugin.cases.js';
 import { declareProbeCases } from './probe.cases.js';
@@ -18,6 +20,9 @@ export {
   loadKubeletRunSettings,
   defaultKubeletCommand,
   defaultMaxRestartPeriodSeconds,
+  defaultDrainCommand,
+  drainCommandPlaceholders,
+  expandDrainCommand,
   expandKubeletCommand,
   kubeletCommandPlaceholders,
   KubeletRunConfigError,
@@ -53,5 +58,7 @@ export function createKubeletSuite(): Suite<KubeletSubject> {
   declareRestartCases(suite);
   declareHookCases(suite);
   declarePluginCases(suite);
+  declarePdbCases(suite);
+  declareDrainCases(suite);
   return suite;
 }

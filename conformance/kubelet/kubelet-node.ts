@@ -27,7 +27,7 @@ import {
 } from '../peers/index.js';
 import { findOnPath } from '../peers/system-scan.js';
 import { pushKubeletSuiteImages, type KubeletSuiteImages } from './kubelet-images.js';
-import { httpGetOverSocket, startPortRelay, type HttpAnswer } from './read-only-port.js';
+import { httpGetOverSocket, httpRequestOverSocket, startPortRelay, type HttpAnswer, type SocketRequest } from './read-only-port.js';
 import { expandKubeletCommand, kubeplugCliPath, quoteWord, type ExpandedCommand, type KubeletRunSettings, type PlaceholderValues } from './run-config.js';
 import { CallRecorder, startCriSpy, startCsiSpy } from './spy-proxies.js';
 
@@ -56,6 +56,10 @@ export interface KubeletNode {
   kubeletPid(): number;
   /** GET on the kubelet's read-only port. */
   get(urlPath: string, timeoutMs?: number): Promise<HttpAnswer>;
+  /** Any request on the kubelet's read-only port (evictions, the Node's cordon). */
+  request(request: SocketRequest): Promise<HttpAnswer>;
+  /** The unix socket that reaches the read-only port from outside the node's network namespace (a client's `unix://` URL). */
+  readonly readOnlySocket: string;
   /** Kills the kubelet (by pid, with `signal`) and starts the same command again; resolves once /healthz answers 200. */
   restartKubelet(signal: 'SIGKILL' | 'SIGTERM'): Promise<void>;
   /** The end of the kubelet's output. */
@@ -296,6 +300,8 @@ export async function startKubeletNode(settings: KubeletRunSettings, options: Ku
       recorder,
       kubeletPid: () => kubelet?.child.pid ?? 0,
       get,
+      request: (request) => httpRequestOverSocket(relaySocket, request),
+      readOnlySocket: relaySocket,
       async restartKubelet(signal) {
         const running = kubelet;
         if (running !== undefined && !hasExited(running.child)) {

@@ -69,6 +69,16 @@ export interface KubeletSubject extends Subject {
   readonly rootDir: string;
   /** A raw GET on the kubelet's read-only port (e.g. /healthz), for cases that judge the answer itself. */
   readOnlyGet(path: string): Promise<{ status: number; body: string }>;
+  /**
+   * A raw request on the kubelet's read-only port (an eviction, a budget
+   * list, the Node and its cordon), for cases that judge the answer
+   * themselves; `body` is sent as JSON unless `contentType` says otherwise.
+   */
+  readOnlyRequest(method: 'GET' | 'POST' | 'PATCH', path: string, body?: string, contentType?: string): Promise<{ status: number; body: string }>;
+  /** The URL a client outside the node reaches the kubelet's read-only port by (`unix:///…sock` or `http://HOST:PORT`), as `kubeplug drain --kubelet` takes it. */
+  readonly kubeletUrl: string;
+  /** The drain command template the KUBELET-DRAIN cases run, with placeholders {kubelet-url} and {timeout} (see run-config.ts). */
+  readonly drainCmd: string;
   /** Stops a pod sandbox behind the kubelet's back, through the real runtime (not the spy), as if it had died. */
   stopPodSandbox(sandboxId: string): Promise<void>;
 }

@@ -76,6 +76,8 @@ export interface SocketRequest {
   readonly method: 'GET' | 'POST' | 'PATCH';
   readonly path: string;
   readonly body?: unknown;
+  /** A body sent exactly as given instead of `body` as JSON (a case sending a malformed request). */
+  readonly rawBody?: string;
   /** The body's media type; application/json when unset. */
   readonly contentType?: string;
   /** 5 s when unset. */
@@ -85,7 +87,7 @@ export interface SocketRequest {
 /** Sends one request over a unix socket (a relay's or a kubelet's --read-only-socket) and reads the answer whole. */
 export function httpRequestOverSocket(socketPath: string, request: SocketRequest): Promise<HttpAnswer> {
   const timeoutMs = request.timeoutMs ?? 5000;
-  const body = request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body));
+  const body = request.rawBody !== undefined ? Buffer.from(request.rawBody) : request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body));
   const headers: Record<string, string | number> = { host: 'kubelet', accept: 'application/json' };
   if (body !== undefined) Object.assign(headers, { 'content-type': request.contentType ?? 'application/json', 'content-length': body.length });
   return new Promise((resolve, reject) => {

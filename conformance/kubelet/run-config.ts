@@ -37,9 +37,18 @@ export class KubeletRunConfigError extends Error {
   }
 }
 
+/** The placeholders a drain command template may use (the KUBELET-DRAIN cases run it), and what each becomes. */
+export const drainCommandPlaceholders = {
+  'kubelet-url': 'the URL that reaches the kubelet\'s read-only port from outside its node (unix:///…sock), as kubeplug drain --kubelet takes it',
+  timeout: 'how long the drain may take, as <seconds>s (e.g. 20s)',
+} as const;
+
+export type DrainPlaceholder = keyof typeof drainCommandPlaceholders;
+
 /** The flags of a kubelet run, as given. */
 export interface KubeletRunInput {
   readonly kubeletCmd?: string;
+  readonly drainCmd?: string;
   readonly runtime?: string;
   readonly registry?: string;
   readonly maxRestartPeriodSeconds?: number;
@@ -55,6 +64,8 @@ export interface KubeletRunSettings {
   /** `127.0.0.1:PORT` of a registry to push the test images to; unset: the harness starts one. */
   readonly registry?: string;
   readonly maxRestartPeriodSeconds: number;
+  /** The drain command template the KUBELET-DRAIN cases run (kubeplug drain's when none was given). */
+  readonly drainCmd: string;
 }
 
 /** The restart back-off cap the suite runs the kubelet with unless told otherwise: short, so back-off cases end within a case deadline. */
@@ -84,6 +95,20 @@ export function defaultKubeletCommand(cliPath = kubeplugCliPath()): string {
   ].join(' ');
 }
 
+/** kubeplug's own drain as a command template (`kubeplug drain`, run by this Node). @see KUBELET-DRAIN-003 */
+export function defaultDrainCommand(cliPath = kubeplugCliPath()): string {
+  return [quoteWord(process.execPath), quoteWord(cliPath), 'drain', '--kubelet {kubelet-url}', '--timeout {timeout}'].join(' ');
+}
+
+/** Fills a drain command template: a plain argv, or `sh -c` when it holds shell syntax (as {@link expandKubeletCommand}). */
+export function expandDrainCommand(template: string, values: Readonly<Record<DrainPlaceholder, string>>): ExpandedCommand {
+  const fill = (text: string, quote: (value: string) => string): string =>
+    text.replace(/\{([a-z-]+)\}/g, (whole, name: string) => (name in values ? quote(values[name as DrainPlaceholder]) : whole));
+  const words = splitShellWords(template);
+  if (words.some((word) => word.unquotedSyntax)) return { argv: ['sh', '-c', fill(template, quoteWord)], throughShell: true };
+  return { argv: words.map((word) => fill(word.text, (value) => value)), throughShell: false };
+}
+
 /** `127.0.0.1:PORT` or `localhost:PORT`: a registry the node reaches through a relay into its network namespace. */
 const loopbackRegistryPattern = /^(?:127\.0\.0\.1|localhost):\d{1,5}$/;
 
@@ -102,8 +127,11 @@ export function loadKubeletRunSettings(input: KubeletRunInput): KubeletRunSettin
   }
   const kubeletCmd = input.kubeletCmd ?? defaultKubeletCommand();
   checkTemplate(kubeletCmd);
+  const drainCmd = input.drainCmd ?? defaultDrainCommand();
+  checkDrainTemplate(drainCmd);
   return {
     kubeletCmd,
+    drainCmd,
     defaultKubelet: input.kubeletCmd === undefined,
     runtime,
     ...(input.registry === undefined ? {} : { registry: input.registry.replace(/^localhost:/, '127.0.0.1:') }),
@@ -127,6 +155,24 @@ function checkTemplate(template: string): void {
     splitShellWords(template);
   } catch (error) {
     throw new KubeletRunConfigError(`--kubelet-cmd: ${(error as Error).message}`);
+  }
+}
+
+/** Throws when a drain template is empty, names an unknown placeholder, or cannot reach the kubelet. */
+function checkDrainTemplate(template: string): void {
+  if (template.trim() === '') throw new KubeletRunConfigError('--drain-cmd: the command is empty');
+  const used = new Set([...template.matchAll(/\{([a-z-]+)\}/g)].map((match) => match[1] as string));
+  const unknown = [...used].filter((name) => !(name in drainCommandPlaceholders));
+  if (unknown.length > 0) {
+    throw new KubeletRunConfigError(
+      `--drain-cmd: unknown placeholder ${unknown.map((name) => `{${name}}`).join(', ')}; known: ${Object.keys(drainCommandPlaceholders).map((name) => `{${name}}`).join(' ')}`,
+    );
+  }
+  if (!used.has('kubelet-url')) throw new KubeletRunConfigError('--drain-cmd: the command must use {kubelet-url}');
+  try {
+    splitShellWords(template);
+  } catch (error) {
+    throw new KubeletRunConfigError(`--drain-cmd: ${(error as Error).message}`);
   }
 }
 

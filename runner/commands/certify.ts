@@ -300,6 +300,7 @@ interface CertifyKubeletArgv {
   'csi-driver'?: string | undefined;
   'root-dir'?: string | undefined;
   'host-path-dir'?: string | undefined;
+  'drain-cmd'?: string | undefined;
 }
 
 /**
@@ -337,7 +338,11 @@ function certifyKubeletCommand(io: CommandIo) {
         .option('runtime-endpoint', { type: 'string', describe: 'Attach: unix:///… of the CRI runtime the kubelet drives (the suite runs exec and stops sandboxes there)' })
         .option('csi-driver', { type: 'string', describe: 'Attach: name of a CSI driver the kubelet has registered (without it the CSI case is not-applicable)' })
         .option('root-dir', { type: 'string', describe: "Attach: the kubelet's --root-dir as this machine sees it (without it the emptyDir removal case is skipped)" })
-        .option('host-path-dir', { type: 'string', describe: 'Attach: a folder the harness, the kubelet and the runtime see at the same path, for hostPath volumes (without it that case is skipped)' }),
+        .option('host-path-dir', { type: 'string', describe: 'Attach: a folder the harness, the kubelet and the runtime see at the same path, for hostPath volumes (without it that case is skipped)' })
+        .option('drain-cmd', {
+          type: 'string',
+          describe: 'Command template of the drain the KUBELET-DRAIN cases run; placeholders {kubelet-url} {timeout} (default: kubeplug drain --kubelet {kubelet-url} --timeout {timeout})',
+        }),
     handler: async (argv: CertifyKubeletArgv) => {
       const [{ certifyInterface }, kubeletSuite] = await Promise.all([import('../certify-interface.js'), import('../../conformance/kubelet/index.js')]);
       const given = new Set(
@@ -377,6 +382,7 @@ function certifyKubeletCommand(io: CommandIo) {
           ...(argv.runtime === undefined ? {} : { runtime: argv.runtime }),
           ...(argv.registry === undefined ? {} : { registry: argv.registry }),
           ...(argv['max-restart-period'] === undefined ? {} : { maxRestartPeriodSeconds: argv['max-restart-period'] }),
+          ...(argv['drain-cmd'] === undefined ? {} : { drainCmd: argv['drain-cmd'] }),
         });
       } catch (error) {
         if (error instanceof kubeletSuite.KubeletRunConfigError) throw new UsageError(error.message);
