@@ -1,8 +1,10 @@
 import t from 'tap';
 import { Suite } from '../../conformance/framework/index.js';
+import { declareDrainCases } from '../../conformance/kubelet/drain.cases.js';
 import { declareHookCases } from '../../conformance/kubelet/hook.cases.js';
 import { declareInitCases } from '../../conformance/kubelet/init.cases.js';
 import type { KubeletSubject } from '../../conformance/kubelet/kubelet-subject.js';
+import { declarePdbCases } from '../../conformance/kubelet/pdb.cases.js';
 import { declarePhaseCases } from '../../conformance/kubelet/phase.cases.js';
 import { declareProbeCases } from '../../conformance/kubelet/probe.cases.js';
 import { declareRestartCases } from '../../conformance/kubelet/restart.cases.js';
@@ -17,6 +19,8 @@ const areas = [
   { prefix: 'KUBELET-PROBE-', declare: declareProbeCases },
   { prefix: 'KUBELET-RESTART-', declare: declareRestartCases },
   { prefix: 'KUBELET-HOOK-', declare: declareHookCases },
+  { prefix: 'KUBELET-PDB-', declare: declarePdbCases },
+  { prefix: 'KUBELET-DRAIN-', declare: declareDrainCases },
 ] as const;
 
 function lifecycleSuite(): Suite<KubeletSubject> {
@@ -55,11 +59,11 @@ t.test('the plan\'s uncheckable rules are the ones the spec marks not checked', 
     .filter((requirement) => areas.some((area) => requirement.id.startsWith(area.prefix)) && requirement.notChecked !== undefined)
     .map((requirement) => requirement.id)
     .sort();
-  t.same(unchecked, ['KUBELET-PROBE-004', 'KUBELET-RESTART-005']);
+  t.same(unchecked, ['KUBELET-PDB-018', 'KUBELET-PROBE-004', 'KUBELET-RESTART-005']);
 });
 
 t.test('a case that restarts the kubelet says it needs the restart capability', async (t) => {
   for (const testCase of lifecycleSuite().cases) {
-    if (testCase.ids.includes('KUBELET-INIT-006')) t.same(testCase.needs?.capabilities, ['restart'], `"${testCase.title}" needs restart`);
+    if (['KUBELET-INIT-006', 'KUBELET-PDB-017', 'KUBELET-DRAIN-001'].some((id) => testCase.ids.includes(id))) t.same(testCase.needs?.capabilities, ['restart'], `"${testCase.title}" needs restart`);
   }
 });

@@ -7,7 +7,9 @@ import {
   CallRecorder,
   connectKubeletSubject,
   createKubeletSuite,
+  defaultDrainCommand,
   defaultKubeletCommand,
+  expandDrainCommand,
   expandKubeletCommand,
   KubeletRunConfigError,
   kubeletNodeUnavailable,
@@ -69,6 +71,18 @@ t.test('the default template is the reference kubelet with every flag it needs',
   }
 });
 
+t.test('the default drain template is kubeplug drain with the kubelet URL and the timeout filled in', async (t) => {
+  t.equal(loadKubeletRunSettings({}).drainCmd, defaultDrainCommand());
+  const expanded = expandDrainCommand(defaultDrainCommand('/kit/dist/runner/cli.js'), { 'kubelet-url': 'unix:///n/read only.sock', timeout: '20s' });
+  t.same(expanded, { argv: [process.execPath, '/kit/dist/runner/cli.js', 'drain', '--kubelet', 'unix:///n/read only.sock', '--timeout', '20s'], throughShell: false });
+});
+
+t.test('a drain template with shell syntax runs through sh -c with the URL quoted', async (t) => {
+  const expanded = expandDrainCommand('my-drain --node {kubelet-url} --timeout {timeout} 2>&1', { 'kubelet-url': 'unix:///n/a b.sock', timeout: '5s' });
+  t.same(expanded.argv.slice(0, 2), ['sh', '-c']);
+  t.match(expanded.argv[2], /--node 'unix:\/\/\/n\/a b.sock' --timeout 5s 2>&1/);
+});
+
 const badSettings: [string, Parameters<typeof loadKubeletRunSettings>[0], RegExp][] = [
   ['an unknown placeholder', { kubeletCmd: 'k {manifests} {cri} {port} {nope}' }, /unknown placeholder \{nope\}/],
   ['a template without {cri}', { kubeletCmd: 'k {manifests} {port}' }, /must use \{cri\}/],
@@ -76,6 +90,9 @@ const badSettings: [string, Parameters<typeof loadKubeletRunSettings>[0], RegExp
   ['an unknown runtime', { runtime: 'cri-o' }, /--runtime/],
   ['a registry off the loopback', { registry: 'registry.example:5000' }, /--registry/],
   ['a restart period of 0', { maxRestartPeriodSeconds: 0 }, /--max-restart-period/],
+  ['an empty drain command', { drainCmd: ' ' }, /--drain-cmd: the command is empty/],
+  ['a drain command naming an unknown placeholder', { drainCmd: 'drain {kubelet-url} {port}' }, /--drain-cmd: unknown placeholder \{port\}/],
+  ['a drain command that cannot reach the kubelet', { drainCmd: 'drain --timeout {timeout}' }, /--drain-cmd: the command must use \{kubelet-url\}/],
 ];
 for (const [what, input, message] of badSettings) {
   t.test(`run settings refuse ${what}`, async (t) => {

@@ -105,6 +105,7 @@ t.test('certify kubelet refuses bad flags with one clear line and exit 2', async
     [['--runtime', 'cri-o'], /--runtime/],
     [['--kubelet-cmd', 'kubelet {nope}'], /unknown placeholder/],
     [['--registry', 'example.com:5000'], /--registry/],
+    [['--drain-cmd', 'drain --timeout {timeout}'], /--drain-cmd/],
   ] as const) {
     const { code, stderr, stdout } = await runCli(['certify', 'kubelet', ...args]);
     t.equal(code, 2, args.join(' '));
