@@ -329,10 +329,10 @@ export function declarePdbCases(suite: Suite<KubeletSubject>): void {
       const grace = 3;
       const evictedAt = Date.now();
       const allowed = await evict(ctx, podNamed(subject, stubborn.name), { gracePeriodSeconds: grace });
-      ctx.check(isEvictionSuccess(allowed), {
+      ctx.check(isEvictionSuccess(allowed) && allowed.status === 201, {
         ids: ['KUBELET-PDB-009'],
-        what: 'with disruptionsAllowed 1 the eviction succeeds: 2xx and a Status of status Success',
-        expected: { code: '2xx', kind: 'Status', status: 'Success' },
+        what: 'with disruptionsAllowed 1 the eviction succeeds: 201 and a Status of status Success',
+        expected: { code: 201, kind: 'Status', status: 'Success' },
         got: answerView(allowed),
       });
       const ended = await awaitPod(ctx, stubborn, 'the evicted pod ends Failed with reason Evicted', (seen) => seen.status?.phase === 'Failed' && seen.status.reason === 'Evicted', {
