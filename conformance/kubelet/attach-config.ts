@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { EndpointError, socketPathOf } from '../../specs/grpc/index.js';
 import { getFromKubelet, KubeletUrlError, parseKubeletUrl, type KubeletUrl } from './kubelet-url.js';
-import { KubeletRunConfigError } from './run-config.js';
+import { checkedDrainCommand, KubeletRunConfigError } from './run-config.js';
 
 /** Flags only the mode where the harness starts the kubelet takes. */
 export const spawnModeFlags = ['--kubelet-cmd', '--runtime'] as const;
@@ -54,6 +54,7 @@ export interface KubeletAttachInput {
   readonly rootDir?: string;
   readonly hostPathDir?: string;
   readonly maxRestartPeriodSeconds?: number;
+  readonly drainCmd?: string;
 }
 
 /** A checked attached-mode configuration. */
@@ -75,6 +76,8 @@ export interface KubeletAttachSettings {
   readonly hostPathDir?: string;
   /** The --max-container-restart-period the kubelet runs with (upstream's 300 unless told). */
   readonly maxRestartPeriodSeconds: number;
+  /** The drain command template (kubeplug drain's unless told); the cases running it are skipped in this mode, see attachedSkipReasons.ownNode. */
+  readonly drainCmd: string;
 }
 
 /** Upstream's restart back-off cap (kubelet MaxContainerBackOff), assumed when the running kubelet's is not given. */
@@ -158,6 +161,7 @@ export function loadKubeletAttachSettings(input: KubeletAttachInput): KubeletAtt
     ...(input.rootDir === undefined ? {} : { rootDir: existingFolder('--root-dir', input.rootDir) }),
     ...(input.hostPathDir === undefined ? {} : { hostPathDir: existingFolder('--host-path-dir', input.hostPathDir) }),
     maxRestartPeriodSeconds: period,
+    drainCmd: checkedDrainCommand(input.drainCmd),
   };
 }
 

@@ -16,7 +16,7 @@ import { checkKubeletAnswers, type KubeletAttachSettings } from './attach-config
 import { execInPod, kubeletReads, manifestWrites } from './kubelet-access.js';
 import { pushKubeletSuiteImages } from './kubelet-images.js';
 import type { KubeletSubject, RecordedCall } from './kubelet-subject.js';
-import { getFromKubelet } from './kubelet-url.js';
+import { getFromKubelet, requestToKubelet } from './kubelet-url.js';
 import { KubeletRunConfigError } from './run-config.js';
 import { podUidLabel } from './pod-manifests.js';
 
@@ -30,6 +30,7 @@ export const attachedSkipReasons = {
   restart: 'attached to a running kubelet: the harness does not own its process and cannot kill and restart it; run with --kubelet-cmd to check this',
   hostPathDir: 'attached to a running kubelet without --host-path-dir: no folder is known that the harness, the kubelet and the runtime see at the same path',
   rootDir: "attached to a running kubelet without --root-dir: the harness does not know where the kubelet keeps pods' volumes",
+  ownNode: "attached to a running kubelet: its node may run pods that are not the suite's, which a cordon would hold and a drain would evict; run with --kubelet-cmd to check this",
 } as const;
 
 /** An attached subject the runner can close. */
@@ -120,7 +121,10 @@ export async function attachKubeletSubject(settings: KubeletAttachSettings, opti
 
   return {
     capabilities: new Set(settings.csiDriver === undefined ? [] : ['csi']),
-    unobservable: new Map([['restart', attachedSkipReasons.restart]]),
+    unobservable: new Map([
+      ['restart', attachedSkipReasons.restart],
+      ['own-node', attachedSkipReasons.ownNode],
+    ]),
     identity,
     nodeName,
     images,
@@ -136,6 +140,10 @@ export async function attachKubeletSubject(settings: KubeletAttachSettings, opti
       return settings.rootDir;
     },
     readOnlyGet: (urlPath) => get(urlPath, 10_000),
+    readOnlyRequest: (method, urlPath, body, contentType) =>
+      requestToKubelet(settings.kubeletUrl, { method, path: urlPath, ...(body === undefined ? {} : { body }), ...(contentType === undefined ? {} : { contentType }) }, 30_000),
+    kubeletUrl: settings.kubeletUrl.text,
+    drainCmd: settings.drainCmd,
     async writeManifest(fileName, content) {
       written.add(fileName);
       await writes.writeManifest(fileName, content);

@@ -46,7 +46,8 @@ function kubeplugVersion(): string {
 /**
  * Starts the node and the kubelet per `settings` and returns the subject.
  * Capabilities: `csi` (a CSI driver is wired), `restart` (the harness owns
- * the kubelet process and can kill and restart it).
+ * the kubelet process and can kill and restart it), `own-node` (the node
+ * runs only the suite's pods, so a cordon or a drain touches nothing else).
  */
 export async function connectKubeletSubject(options: ConnectKubeletOptions): Promise<KubeletRunSubject> {
   let stopRegistered: (() => Promise<CleanupFailure[]>) | undefined;
@@ -95,7 +96,7 @@ export async function connectKubeletSubject(options: ConnectKubeletOptions): Pro
   };
 
   const subject: KubeletRunSubject = {
-    capabilities: new Set(['csi', 'restart']),
+    capabilities: new Set(['csi', 'restart', 'own-node']),
     identity,
     node,
     nodeName,

@@ -113,7 +113,7 @@ export function declareDrainCases(suite: Suite<KubeletSubject>): void {
   suite.declare({
     ids: ['KUBELET-DRAIN-001', 'KUBELET-DRAIN-002', 'KUBELET-DRAIN-007'],
     title: 'A cordon, set by patching the Node and kept across a kubelet restart, holds new pods Pending and leaves running ones alone until the uncordon',
-    needs: { capabilities: ['restart'] },
+    needs: { capabilities: ['restart', 'own-node'] },
     timeoutMs: 120_000,
     async run(ctx: Ctx) {
       const { subject } = ctx;
@@ -199,6 +199,7 @@ export function declareDrainCases(suite: Suite<KubeletSubject>): void {
   suite.declare({
     ids: ['KUBELET-DRAIN-003'],
     title: 'A drain cordons the node, then evicts every pod that has not finished and waits until each is gone',
+    needs: { capabilities: ['own-node'] },
     timeoutMs: 120_000,
     async run(ctx: Ctx) {
       const { subject } = ctx;
@@ -244,6 +245,7 @@ export function declareDrainCases(suite: Suite<KubeletSubject>): void {
   suite.declare({
     ids: ['KUBELET-DRAIN-004'],
     title: 'A drain retries an eviction refused with 429 every 5 seconds, and finishes once the budget allows it',
+    needs: { capabilities: ['own-node'] },
     timeoutMs: 120_000,
     async run(ctx: Ctx) {
       const { subject } = ctx;
@@ -295,6 +297,7 @@ export function declareDrainCases(suite: Suite<KubeletSubject>): void {
   suite.declare({
     ids: ['KUBELET-DRAIN-005'],
     title: 'A drain still refused at its timeout exits non-zero naming the pod and the budget that blocked it',
+    needs: { capabilities: ['own-node'] },
     timeoutMs: 90_000,
     async run(ctx: Ctx) {
       const { subject } = ctx;
@@ -329,6 +332,7 @@ export function declareDrainCases(suite: Suite<KubeletSubject>): void {
   suite.declare({
     ids: ['KUBELET-DRAIN-006'],
     title: 'A drain does not retry an eviction that failed with 500, and exits non-zero naming the pod well before its timeout',
+    needs: { capabilities: ['own-node'] },
     timeoutMs: 90_000,
     async run(ctx: Ctx) {
       const { subject } = ctx;

@@ -4,7 +4,7 @@
  * reference kubelet's --read-only-socket), and a GET on either.
  */
 import http from 'node:http';
-import { httpGetOverSocket, type HttpAnswer } from './read-only-port.js';
+import { httpGetOverSocket, httpRequestOverSocket, type HttpAnswer, type HttpRequestInput } from './read-only-port.js';
 
 /** A parsed kubelet URL. */
 export type KubeletUrl =
@@ -52,5 +52,26 @@ export function getFromKubelet(url: KubeletUrl, urlPath: string, timeoutMs = 500
     });
     request.on('timeout', () => request.destroy(new Error(`GET ${urlPath}: no answer within ${timeoutMs} ms`)));
     request.on('error', reject);
+  });
+}
+
+/** Sends `input` (an eviction, a Node patch) to the kubelet at `url` and reads the answer whole; rejects on a connection error or after `timeoutMs`. */
+export function requestToKubelet(url: KubeletUrl, input: HttpRequestInput, timeoutMs = 5000): Promise<HttpAnswer> {
+  if (url.kind === 'unix') return httpRequestOverSocket(url.socketPath, input, timeoutMs);
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (input.body !== undefined) {
+      headers['content-type'] = input.contentType ?? 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(input.body));
+    }
+    const request = http.request({ host: url.host, port: url.port, method: input.method, path: input.path, headers, timeout: timeoutMs, agent: false }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      response.on('error', reject);
+    });
+    request.on('timeout', () => request.destroy(new Error(`${input.method} ${input.path}: no answer within ${timeoutMs} ms`)));
+    request.on('error', reject);
+    request.end(input.body);
   });
 }

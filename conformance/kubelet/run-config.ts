@@ -127,8 +127,7 @@ export function loadKubeletRunSettings(input: KubeletRunInput): KubeletRunSettin
   }
   const kubeletCmd = input.kubeletCmd ?? defaultKubeletCommand();
   checkTemplate(kubeletCmd);
-  const drainCmd = input.drainCmd ?? defaultDrainCommand();
-  checkDrainTemplate(drainCmd);
+  const drainCmd = checkedDrainCommand(input.drainCmd);
   return {
     kubeletCmd,
     drainCmd,
@@ -156,6 +155,13 @@ function checkTemplate(template: string): void {
   } catch (error) {
     throw new KubeletRunConfigError(`--kubelet-cmd: ${(error as Error).message}`);
   }
+}
+
+/** The drain template to run: `template` once checked, or kubeplug drain's when none was given (`--drain-cmd`, either mode). */
+export function checkedDrainCommand(template: string | undefined): string {
+  const drainCmd = template ?? defaultDrainCommand();
+  checkDrainTemplate(drainCmd);
+  return drainCmd;
 }
 
 /** Throws when a drain template is empty, names an unknown placeholder, or cannot reach the kubelet. */

@@ -442,6 +442,7 @@ async function certifyAttachedKubelet(
       ...(argv['root-dir'] === undefined ? {} : { rootDir: argv['root-dir'] }),
       ...(argv['host-path-dir'] === undefined ? {} : { hostPathDir: argv['host-path-dir'] }),
       ...(argv['max-restart-period'] === undefined ? {} : { maxRestartPeriodSeconds: argv['max-restart-period'] }),
+      ...(argv['drain-cmd'] === undefined ? {} : { drainCmd: argv['drain-cmd'] }),
     });
     // Before anything else runs, so an unreachable kubelet is a usage error naming the flag, not a harness error.
     await kubeletSuite.checkKubeletAnswers(settings.kubeletUrl);
