@@ -141,7 +141,7 @@ export async function attachKubeletSubject(settings: KubeletAttachSettings, opti
     },
     readOnlyGet: (urlPath) => get(urlPath, 10_000),
     readOnlyRequest: (method, urlPath, body, contentType) =>
-      requestToKubelet(settings.kubeletUrl, { method, path: urlPath, ...(body === undefined ? {} : { body }), ...(contentType === undefined ? {} : { contentType }) }, 30_000),
+      requestToKubelet(settings.kubeletUrl, { method, path: urlPath, ...(body === undefined ? {} : { rawBody: body }), ...(contentType === undefined ? {} : { contentType }), timeoutMs: 30_000 }),
     kubeletUrl: settings.kubeletUrl.text,
     drainCmd: settings.drainCmd,
     async writeManifest(fileName, content) {

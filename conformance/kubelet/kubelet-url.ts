@@ -4,7 +4,7 @@
  * reference kubelet's --read-only-socket), and a GET on either.
  */
 import http from 'node:http';
-import { httpGetOverSocket, httpRequestOverSocket, type HttpAnswer, type HttpRequestInput } from './read-only-port.js';
+import { httpGetOverSocket, httpRequestOverSocket, type HttpAnswer, type SocketRequest } from './read-only-port.js';
 
 /** A parsed kubelet URL. */
 export type KubeletUrl =
@@ -55,23 +55,22 @@ export function getFromKubelet(url: KubeletUrl, urlPath: string, timeoutMs = 500
   });
 }
 
-/** Sends `input` (an eviction, a Node patch) to the kubelet at `url` and reads the answer whole; rejects on a connection error or after `timeoutMs`. */
-export function requestToKubelet(url: KubeletUrl, input: HttpRequestInput, timeoutMs = 5000): Promise<HttpAnswer> {
-  if (url.kind === 'unix') return httpRequestOverSocket(url.socketPath, input, timeoutMs);
+/** Sends `request` (an eviction, a Node patch) to the kubelet at `url` and reads the answer whole; rejects on a connection error or after its timeout (5 s unless given). */
+export function requestToKubelet(url: KubeletUrl, request: SocketRequest): Promise<HttpAnswer> {
+  if (url.kind === 'unix') return httpRequestOverSocket(url.socketPath, request);
+  const timeoutMs = request.timeoutMs ?? 5000;
+  const body = request.rawBody !== undefined ? Buffer.from(request.rawBody) : request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body));
+  const headers: Record<string, string | number> = { accept: 'application/json' };
+  if (body !== undefined) Object.assign(headers, { 'content-type': request.contentType ?? 'application/json', 'content-length': body.length });
   return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (input.body !== undefined) {
-      headers['content-type'] = input.contentType ?? 'application/json';
-      headers['content-length'] = String(Buffer.byteLength(input.body));
-    }
-    const request = http.request({ host: url.host, port: url.port, method: input.method, path: input.path, headers, timeout: timeoutMs, agent: false }, (response) => {
+    const sent = http.request({ host: url.host, port: url.port, method: request.method, path: request.path, headers, timeout: timeoutMs, agent: false }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
       response.on('error', reject);
     });
-    request.on('timeout', () => request.destroy(new Error(`${input.method} ${input.path}: no answer within ${timeoutMs} ms`)));
-    request.on('error', reject);
-    request.end(input.body);
+    sent.on('timeout', () => sent.destroy(new Error(`${request.method} ${request.path}: no answer within ${timeoutMs} ms`)));
+    sent.on('error', reject);
+    sent.end(body);
   });
 }
