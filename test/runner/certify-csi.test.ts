@@ -180,5 +180,5 @@ t.test('list prints requirements with level and coverage, as a table and as JSON
   t.same(requirements.filter((r) => r.coverage === 'uncovered'), []);
   const all = await runCli(['list']);
   t.match(all.stdout, /CRI: 229 requirement\(s\)\n  CRI-RUNTIME-001 /);
-  t.match(all.stdout, /KUBELET: 77 requirement\(s\)\n  KUBELET-MANIFEST-001 /);
+  t.match(all.stdout, /KUBELET: 102 requirement\(s\)\n  KUBELET-MANIFEST-001 /);
 });
