@@ -126,8 +126,11 @@ async function runCase<S extends Subject>(
   const failedChecks = checks.filter((item) => !item.passed);
   const failedIds = new Set(failedChecks.flatMap((item) => item.ids));
   const passedIds = new Set(checks.filter((item) => item.passed).flatMap((item) => item.ids));
-  if (outcome === 'pass' && failedChecks.length > 0) {
+  // A failed check is a failure even when the case later found it could not go on: skipping must not hide it.
+  if ((outcome === 'pass' || outcome === 'skipped' || outcome === 'not-applicable') && failedChecks.length > 0) {
+    if (outcome !== 'pass') ctx.note(`after the failed check(s) the case ended ${outcome}: ${reason ?? ''}`);
     outcome = 'fail';
+    reason = undefined;
   }
   if (outcome === 'fail') {
     // A deadline or a stop without a recorded check counts against every ID the case cites.

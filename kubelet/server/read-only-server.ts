@@ -8,7 +8,9 @@
  * Besides the TCP port it can listen on a unix socket (a kubeplug addition),
  * so a caller outside the node's network namespace reaches it through a file.
  * The disruption endpoints (budgets, eviction, cordon) are in
- * kubelet/server/disruption-routes.ts.
+ * kubelet/server/disruption-routes.ts; their writes (evictions, node
+ * patches) are served on the owner-only socket alone, never on the port,
+ * which stays as read-only as the real kubelet's.
  * @see KUBELET-PLUGIN-009
  * @see KUBELET-PLUGIN-010
  */
@@ -19,6 +21,7 @@ import type { AddressInfo } from 'node:net';
 import type { EventList, KubeletEvent, Pod, PodList } from '../api/pod-types.js';
 import type { DisruptionService } from '../disruption/disruption-service.js';
 import type { EventRecorder } from '../events/event-recorder.js';
+import { apiErrors, sendStatus } from './api-status.js';
 import { handleDisruptionRoute, isDisruptionRoute } from './disruption-routes.js';
 
 /** What the server serves and where. */
@@ -59,12 +62,26 @@ function isWatch(value: string | null): boolean {
   return value !== null && value !== '0' && value.toLowerCase() !== 'false';
 }
 
-/** The request handler, usable on any server. */
-export function readOnlyHandler(options: Pick<ReadOnlyServerOptions, 'pods' | 'events' | 'disruption'>): http.RequestListener {
+/** What the TCP port answers to an eviction or a node patch. */
+export const portRefusesWritesMessage =
+  'the read-only port takes no writes: evictions and node patches are served on the kubelet\'s --read-only-socket only';
+
+/**
+ * The request handler, usable on any server. `acceptWrites` false (the TCP
+ * port, reachable by anyone on the network, as the real kubelet's read-only
+ * port is) answers evictions and node patches 403; the unix socket, which
+ * only its owner may open, takes them.
+ */
+export function readOnlyHandler(options: Pick<ReadOnlyServerOptions, 'pods' | 'events' | 'disruption'>, acceptWrites = true): http.RequestListener {
   return (request, response) => {
     const url = new URL(request.url ?? '/', 'http://kubelet');
     const route = url.pathname.replace(/\/+$/, '') || '/';
     if (options.disruption !== undefined && isDisruptionRoute(route)) {
+      if (!acceptWrites && request.method !== 'GET' && request.method !== 'HEAD') {
+        request.resume();
+        sendStatus(response, apiErrors.forbidden(portRefusesWritesMessage));
+        return;
+      }
       handleDisruptionRoute(request, response, route, options.disruption);
       return;
     }
@@ -123,7 +140,6 @@ async function listen(server: http.Server, target: { port: number; host: string 
 
 /** Starts listening; rejects when the port or socket cannot be bound. */
 export async function startReadOnlyServer(options: ReadOnlyServerOptions): Promise<ReadOnlyServer> {
-  const handler = readOnlyHandler(options);
   const servers: http.Server[] = [];
   const closeAll = async (): Promise<void> => {
     await Promise.all(
@@ -138,14 +154,16 @@ export async function startReadOnlyServer(options: ReadOnlyServerOptions): Promi
     if (options.socketPath !== undefined) await fs.rm(options.socketPath, { force: true });
   };
   try {
-    const tcp = http.createServer(handler);
+    const tcp = http.createServer(readOnlyHandler(options, false));
     servers.push(tcp);
     await listen(tcp, { port: options.port, host: options.address ?? '0.0.0.0' });
     if (options.socketPath !== undefined) {
       await fs.rm(options.socketPath, { force: true });
-      const unix = http.createServer(handler);
+      const unix = http.createServer(readOnlyHandler(options, true));
       servers.push(unix);
       await listen(unix, { path: options.socketPath });
+      // Owner-only before the kubelet says it is ready: the socket takes evictions and cordons.
+      await fs.chmod(options.socketPath, 0o600);
     }
     return { port: (tcp.address() as AddressInfo).port, close: closeAll };
   } catch (error) {

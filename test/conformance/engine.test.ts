@@ -162,6 +162,39 @@ t.test('a failed check names only the requirement it decides', async (t) => {
   t.same(statuses, ['pass', 'fail']);
 });
 
+t.test('a case that fails a check and then skips or finds itself not applicable is a failure, not hidden', async (t) => {
+  const suite = new Suite<Subject>('x');
+  suite.declare({
+    ids: ['CSI-T-001'],
+    title: 'fails, then skips',
+    async run(ctx: Ctx) {
+      ctx.check(false, { what: 'broken', expected: 1, got: 2 });
+      ctx.skip('cannot see the rest');
+    },
+  });
+  suite.declare({
+    ids: ['CSI-T-002'],
+    title: 'fails, then not applicable',
+    async run(ctx: Ctx) {
+      ctx.check(false, { what: 'broken too', expected: 1, got: 2 });
+      ctx.notApplicable('no such feature');
+    },
+  });
+  suite.declare({
+    ids: ['CSI-T-003'],
+    title: 'skips cleanly',
+    async run(ctx: Ctx) {
+      ctx.check(true, { what: 'fine so far', expected: 1, got: 1 });
+      ctx.skip('cannot see the rest');
+    },
+  });
+  const results = await run(suite);
+  t.same(results.map((r) => r.outcome), ['fail', 'fail', 'skipped']);
+  t.same(results[0]?.failedIds, ['CSI-T-001']);
+  t.equal(results[0]?.reason, 'broken');
+  t.ok(results[0]?.evidence.some((item) => item.kind === 'note' && /ended skipped: cannot see the rest/.test(item.text)), 'the skip is noted as evidence');
+});
+
 t.test('a requirement the case never reached is not checked, not passed', async (t) => {
   const suite = new Suite<Subject>('x');
   suite.declare({

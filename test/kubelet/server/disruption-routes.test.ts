@@ -23,9 +23,13 @@ interface Answer {
   json: Record<string, any>;
 }
 
-function call(port: number, method: string, urlPath: string, body?: string, contentType = 'application/json'): Promise<Answer> {
+/** Where a call goes: a TCP port on 127.0.0.1, or a unix socket's path. */
+type Via = number | string;
+
+function call(via: Via, method: string, urlPath: string, body?: string, contentType = 'application/json'): Promise<Answer> {
+  const target = typeof via === 'number' ? { host: '127.0.0.1', port: via } : { socketPath: via };
   return new Promise((resolve, reject) => {
-    const request = http.request({ host: '127.0.0.1', port, method, path: urlPath, headers: body === undefined ? {} : { 'Content-Type': contentType } }, (response) => {
+    const request = http.request({ ...target, method, path: urlPath, headers: body === undefined ? {} : { 'Content-Type': contentType } }, (response) => {
       let text = '';
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => (text += chunk));
@@ -71,17 +75,18 @@ async function setUp(t: Test, options: { budgets: Record<string, string>; pods: 
     onChange: () => (changes += 1),
     peerTimeoutMs: 2000,
   });
-  const server = await startReadOnlyServer({ port: 0, address: '127.0.0.1', pods: localPods, events: createEventRecorder({ host: 'node1' }), disruption: service });
+  const socketPath = path.join(dir, 'kubelet.sock');
+  const server = await startReadOnlyServer({ port: 0, address: '127.0.0.1', socketPath, pods: localPods, events: createEventRecorder({ host: 'node1' }), disruption: service });
   t.teardown(() => server.close());
-  return { port: server.port, rootDir, state, changes: () => changes };
+  return { via: socketPath, tcpPort: server.port, socketPath, rootDir, state, changes: () => changes };
 }
 
 const minOne = 'apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: web-pdb}\nspec:\n  minAvailable: 1\n  selector: {matchLabels: {app: web}}\n';
 const twoWebPods = (): Pod[] => [podWith({ name: 'web-a' }), podWith({ name: 'web-b' })];
 
 t.test('the budget list carries a status computed from the pods now', async (t) => {
-  const { port } = await setUp(t, { budgets: { 'pdb.yaml': minOne, 'web.yaml.bad': 'apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: broken}\nspec: {minAvailable: 1, maxUnavailable: 1}\n' }, pods: twoWebPods() });
-  const answer = await call(port, 'GET', '/poddisruptionbudgets');
+  const { via } = await setUp(t, { budgets: { 'pdb.yaml': minOne, 'web.yaml.bad': 'apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: broken}\nspec: {minAvailable: 1, maxUnavailable: 1}\n' }, pods: twoWebPods() });
+  const answer = await call(via, 'GET', '/poddisruptionbudgets');
   t.equal(answer.status, 200);
   const list = answer.json as PodDisruptionBudgetList;
   t.match(list, { apiVersion: 'policy/v1', kind: 'PodDisruptionBudgetList', metadata: {} });
@@ -91,7 +96,7 @@ t.test('the budget list carries a status computed from the pods now', async (t) 
 
 t.test('an eviction the budget allows is 201 Success, the next one is 429 naming the budget', async (t) => {
   const setup = await setUp(t, { budgets: { 'pdb.yaml': minOne }, pods: twoWebPods() });
-  const first = await call(setup.port, 'POST', '/api/v1/namespaces/default/pods/web-a/eviction', evictionBody('web-a', { deleteOptions: { gracePeriodSeconds: 5 } }));
+  const first = await call(setup.via, 'POST', '/api/v1/namespaces/default/pods/web-a/eviction', evictionBody('web-a', { deleteOptions: { gracePeriodSeconds: 5 } }));
   t.equal(first.status, 201);
   t.same(first.json, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
   t.equal(setup.changes(), 1, 'the sync loop was woken');
@@ -99,7 +104,7 @@ t.test('an eviction the budget allows is 201 Success, the next one is 429 naming
   const reloaded = await DisruptionState.load(setup.rootDir);
   t.ok(reloaded.eviction('web-a'), 'the eviction is on disk');
 
-  const second = await call(setup.port, 'POST', '/api/v1/namespaces/default/pods/web-b/eviction', evictionBody('web-b'));
+  const second = await call(setup.via, 'POST', '/api/v1/namespaces/default/pods/web-b/eviction', evictionBody('web-b'));
   t.equal(second.status, 429);
   t.same(second.json, {
     kind: 'Status',
@@ -111,33 +116,33 @@ t.test('an eviction the budget allows is 201 Success, the next one is 429 naming
     details: { causes: [{ reason: 'DisruptionBudget', message: 'The disruption budget web-pdb needs 1 healthy pods and has 1 currently' }] },
     code: 429,
   });
-  const again = await call(setup.port, 'POST', '/api/v1/namespaces/default/pods/web-a/eviction', evictionBody('web-a'));
+  const again = await call(setup.via, 'POST', '/api/v1/namespaces/default/pods/web-a/eviction', evictionBody('web-a'));
   t.equal(again.status, 201, 'evicting a pod already being deleted is allowed again');
 });
 
 t.test('a pod selected by two budgets is 500 with upstream message', async (t) => {
-  const { port } = await setUp(t, { budgets: { 'a.yaml': minOne, 'b.yaml': minOne.replace('web-pdb', 'other-pdb') }, pods: twoWebPods() });
-  const answer = await call(port, 'POST', '/api/v1/namespaces/default/pods/web-a/eviction', evictionBody('web-a'));
+  const { via } = await setUp(t, { budgets: { 'a.yaml': minOne, 'b.yaml': minOne.replace('web-pdb', 'other-pdb') }, pods: twoWebPods() });
+  const answer = await call(via, 'POST', '/api/v1/namespaces/default/pods/web-a/eviction', evictionBody('web-a'));
   t.equal(answer.status, 500);
   t.same(answer.json, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.', code: 500 });
 });
 
 t.test('the same budget written twice counts once', async (t) => {
-  const { port } = await setUp(t, { budgets: { 'a.yaml': minOne, 'b.json': JSON.stringify({ apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'web-pdb' }, spec: { minAvailable: 1, selector: { matchLabels: { app: 'web' } } } }) }, pods: twoWebPods() });
-  t.equal((await call(port, 'POST', '/api/v1/namespaces/default/pods/web-a/eviction', evictionBody('web-a'))).status, 201);
+  const { via } = await setUp(t, { budgets: { 'a.yaml': minOne, 'b.json': JSON.stringify({ apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'web-pdb' }, spec: { minAvailable: 1, selector: { matchLabels: { app: 'web' } } } }) }, pods: twoWebPods() });
+  t.equal((await call(via, 'POST', '/api/v1/namespaces/default/pods/web-a/eviction', evictionBody('web-a'))).status, 201);
 });
 
 t.test('a swapped decision part is what the endpoint answers (the fixtures seam)', async (t) => {
-  const { port } = await setUp(t, { budgets: { 'pdb.yaml': minOne.replace('minAvailable: 1', 'minAvailable: 2') }, pods: twoWebPods(), parts: { decideEviction: () => ({ verdict: 'allow', why: 'budget allows' }) } });
-  t.equal((await call(port, 'POST', '/api/v1/namespaces/default/pods/web-a/eviction', evictionBody('web-a'))).status, 201);
+  const { via } = await setUp(t, { budgets: { 'pdb.yaml': minOne.replace('minAvailable: 1', 'minAvailable: 2') }, pods: twoWebPods(), parts: { decideEviction: () => ({ verdict: 'allow', why: 'budget allows' }) } });
+  t.equal((await call(via, 'POST', '/api/v1/namespaces/default/pods/web-a/eviction', evictionBody('web-a'))).status, 201);
 });
 
 t.test('eviction errors: 404 for an unknown pod, 400 naming the field of a malformed body, 405 for GET', async (t) => {
-  const { port } = await setUp(t, { budgets: {}, pods: twoWebPods() });
-  const missing = await call(port, 'POST', '/api/v1/namespaces/default/pods/nope/eviction', evictionBody('nope'));
+  const { via } = await setUp(t, { budgets: {}, pods: twoWebPods() });
+  const missing = await call(via, 'POST', '/api/v1/namespaces/default/pods/nope/eviction', evictionBody('nope'));
   t.equal(missing.status, 404);
   t.match(missing.json, { status: 'Failure', reason: 'NotFound', message: 'pods "nope" not found', code: 404, details: { name: 'nope', kind: 'pods' } });
-  const otherNamespace = await call(port, 'POST', '/api/v1/namespaces/kube-system/pods/web-a/eviction', JSON.stringify({ metadata: { name: 'web-a' } }));
+  const otherNamespace = await call(via, 'POST', '/api/v1/namespaces/kube-system/pods/web-a/eviction', JSON.stringify({ metadata: { name: 'web-a' } }));
   t.equal(otherNamespace.status, 404, 'pods are looked up in the URL namespace');
   const rows: [string, string, RegExp][] = [
     ['not JSON', '{"metadata":', /^body: not JSON/],
@@ -153,11 +158,11 @@ t.test('eviction errors: 404 for an unknown pod, 400 naming the field of a malfo
     ['a grace period as text', evictionBody('web-a', { deleteOptions: { gracePeriodSeconds: '5' } }), /^deleteOptions\.gracePeriodSeconds: /],
   ];
   for (const [name, body, message] of rows) {
-    const answer = await call(port, 'POST', '/api/v1/namespaces/default/pods/web-a/eviction', body);
+    const answer = await call(via, 'POST', '/api/v1/namespaces/default/pods/web-a/eviction', body);
     t.equal(answer.status, 400, name);
     t.match(answer.json, { kind: 'Status', status: 'Failure', reason: 'BadRequest', code: 400, message }, name);
   }
-  const wrongMethod = await call(port, 'GET', '/api/v1/namespaces/default/pods/web-a/eviction');
+  const wrongMethod = await call(via, 'GET', '/api/v1/namespaces/default/pods/web-a/eviction');
   t.equal(wrongMethod.status, 405);
   t.match(wrongMethod.json, { reason: 'MethodNotAllowed', code: 405 });
 });
@@ -165,27 +170,27 @@ t.test('eviction errors: 404 for an unknown pod, 400 naming the field of a malfo
 t.test('an unready pod under IfHealthyBudget and AlwaysAllow', async (t) => {
   const pods = [podWith({ name: 'web-a' }), podWith({ name: 'web-b', ready: false })];
   const strict = await setUp(t, { budgets: { 'pdb.yaml': minOne.replace('minAvailable: 1', 'minAvailable: 2') }, pods });
-  t.equal((await call(strict.port, 'POST', '/api/v1/namespaces/default/pods/web-b/eviction', evictionBody('web-b'))).status, 429, 'IfHealthyBudget keeps the unready pod while the budget is short');
+  t.equal((await call(strict.via, 'POST', '/api/v1/namespaces/default/pods/web-b/eviction', evictionBody('web-b'))).status, 429, 'IfHealthyBudget keeps the unready pod while the budget is short');
   const lenient = await setUp(t, { budgets: { 'pdb.yaml': minOne.replace('minAvailable: 1', 'minAvailable: 2\n  unhealthyPodEvictionPolicy: AlwaysAllow') }, pods });
-  t.equal((await call(lenient.port, 'POST', '/api/v1/namespaces/default/pods/web-b/eviction', evictionBody('web-b'))).status, 201, 'AlwaysAllow lets it go');
+  t.equal((await call(lenient.via, 'POST', '/api/v1/namespaces/default/pods/web-b/eviction', evictionBody('web-b'))).status, 201, 'AlwaysAllow lets it go');
 });
 
 t.test('the node: GET, PATCH cordons and uncordons, persisted; bad patches are 400/415', async (t) => {
   const setup = await setUp(t, { budgets: {}, pods: [] });
-  t.same((await call(setup.port, 'GET', '/api/v1/nodes')).json, { apiVersion: 'v1', kind: 'NodeList', metadata: {}, items: [{ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node1' }, spec: { unschedulable: false } }] });
-  t.equal((await call(setup.port, 'GET', '/api/v1/nodes/node2')).status, 404);
-  const cordon = await call(setup.port, 'PATCH', '/api/v1/nodes/node1', JSON.stringify({ spec: { unschedulable: true } }), 'application/merge-patch+json');
+  t.same((await call(setup.via, 'GET', '/api/v1/nodes')).json, { apiVersion: 'v1', kind: 'NodeList', metadata: {}, items: [{ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node1' }, spec: { unschedulable: false } }] });
+  t.equal((await call(setup.via, 'GET', '/api/v1/nodes/node2')).status, 404);
+  const cordon = await call(setup.via, 'PATCH', '/api/v1/nodes/node1', JSON.stringify({ spec: { unschedulable: true } }), 'application/merge-patch+json');
   t.equal(cordon.status, 200);
   t.same(cordon.json.spec, { unschedulable: true });
   t.equal((await DisruptionState.load(setup.rootDir)).unschedulable, true, 'the cordon is on disk');
-  t.same((await call(setup.port, 'GET', '/api/v1/nodes/node1')).json.spec, { unschedulable: true });
-  const strategic = await call(setup.port, 'PATCH', '/api/v1/nodes/node1', JSON.stringify({ spec: { unschedulable: null } }), 'application/strategic-merge-patch+json');
+  t.same((await call(setup.via, 'GET', '/api/v1/nodes/node1')).json.spec, { unschedulable: true });
+  const strategic = await call(setup.via, 'PATCH', '/api/v1/nodes/node1', JSON.stringify({ spec: { unschedulable: null } }), 'application/strategic-merge-patch+json');
   t.same(strategic.json.spec, { unschedulable: false }, 'null removes the field: not cordoned');
   t.equal((await DisruptionState.load(setup.rootDir)).unschedulable, false);
-  const text = await call(setup.port, 'PATCH', '/api/v1/nodes/node1', JSON.stringify({ spec: { unschedulable: 'yes' } }), 'application/merge-patch+json');
+  const text = await call(setup.via, 'PATCH', '/api/v1/nodes/node1', JSON.stringify({ spec: { unschedulable: 'yes' } }), 'application/merge-patch+json');
   t.equal(text.status, 400);
   t.match(text.json, { reason: 'BadRequest', message: /^spec\.unschedulable: Invalid value: "yes"/ });
-  const json = await call(setup.port, 'PATCH', '/api/v1/nodes/node1', JSON.stringify({ spec: { unschedulable: true } }), 'application/json');
+  const json = await call(setup.via, 'PATCH', '/api/v1/nodes/node1', JSON.stringify({ spec: { unschedulable: true } }), 'application/json');
   t.equal(json.status, 415);
   t.match(json.json, { reason: 'UnsupportedMediaType' });
   t.equal(setup.state.unschedulable, false, 'a refused patch changed nothing');
@@ -199,8 +204,23 @@ t.test('peers: their pods count, and one that does not answer is named in the co
   t.teardown(() => peer.close());
   const peerUrl = `http://127.0.0.1:${(peer.address() as AddressInfo).port}`;
   const deadSocket = path.join(os.tmpdir(), `kubeplug-dead-${process.pid}.sock`);
-  const { port } = await setUp(t, { budgets: { 'pdb.yaml': minOne }, pods: [podWith({ name: 'web-a' })], peers: [peerUrl, `unix://${deadSocket}`] });
-  const list = (await call(port, 'GET', '/poddisruptionbudgets')).json as PodDisruptionBudgetList;
+  const { via } = await setUp(t, { budgets: { 'pdb.yaml': minOne }, pods: [podWith({ name: 'web-a' })], peers: [peerUrl, `unix://${deadSocket}`] });
+  const list = (await call(via, 'GET', '/poddisruptionbudgets')).json as PodDisruptionBudgetList;
   t.match(list.items[0]?.status, { expectedPods: 2, currentHealthy: 2, disruptionsAllowed: 1 });
   t.match(list.items[0]?.status?.conditions[0]?.message, new RegExp(`peer kubelet unix://${deadSocket.replace(/[.]/g, '\\.')}`));
+});
+
+t.test('the TCP port serves budgets and nodes but refuses evictions and node patches; the owner-only socket takes them', async (t) => {
+  const setup = await setUp(t, { budgets: { 'pdb.yaml': minOne }, pods: twoWebPods() });
+  t.equal((await call(setup.tcpPort, 'GET', '/poddisruptionbudgets')).status, 200);
+  t.equal((await call(setup.tcpPort, 'GET', '/api/v1/nodes')).status, 200);
+  const eviction = await call(setup.tcpPort, 'POST', '/api/v1/namespaces/default/pods/web-a/eviction', evictionBody('web-a'));
+  t.equal(eviction.status, 403);
+  t.match(eviction.json, { kind: 'Status', status: 'Failure', reason: 'Forbidden', code: 403, message: /--read-only-socket/ });
+  t.equal(setup.state.eviction('web-a'), undefined, 'nothing was evicted');
+  const patch = await call(setup.tcpPort, 'PATCH', '/api/v1/nodes/node1', JSON.stringify({ spec: { unschedulable: true } }), 'application/merge-patch+json');
+  t.equal(patch.status, 403);
+  t.equal((await call(setup.via, 'GET', '/api/v1/nodes/node1')).json.spec?.unschedulable, false, 'the node was not cordoned');
+  t.equal(fs.statSync(setup.socketPath).mode & 0o777, 0o600, 'the socket is owner-only');
+  t.equal((await call(setup.via, 'POST', '/api/v1/namespaces/default/pods/web-a/eviction', evictionBody('web-a'))).status, 201);
 });
