@@ -2,7 +2,7 @@
  * meta/v1 Status answers, shaped as the API server writes them
  * (kubernetes/apimachinery master pkg/api/errors/errors.go: NewNotFound,
  * NewBadRequest, NewTooManyRequests, NewMethodNotSupported,
- * NewForbidden, NewUnsupportedMediaType, NewInternalError).
+ * NewUnsupportedMediaType, NewInternalError).
  */
 import type http from 'node:http';
 import type { ApiStatus, StatusCause } from '../api/disruption-types.js';
@@ -58,7 +58,6 @@ export const apiErrors = {
     new ApiStatusError({ code: 400, reason: 'BadRequest', message, ...(causes === undefined ? {} : { details: { causes } }) }),
   methodNotSupported: (resource: string, method: string): ApiStatusError =>
     new ApiStatusError({ code: 405, reason: 'MethodNotAllowed', message: `the server does not allow this method on the requested resource: ${method} on ${resource}`, details: { kind: resource } }),
-  forbidden: (message: string): ApiStatusError => new ApiStatusError({ code: 403, reason: 'Forbidden', message }),
   unsupportedMediaType: (contentType: string, supported: readonly string[]): ApiStatusError =>
     new ApiStatusError({ code: 415, reason: 'UnsupportedMediaType', message: `the body of the request was in an unknown format - accepted media types include: ${supported.join(', ')}`, details: { causes: [{ reason: 'UnsupportedMediaType', message: contentType }] } }),
 } as const;

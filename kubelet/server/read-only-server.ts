@@ -8,9 +8,10 @@
  * Besides the TCP port it can listen on a unix socket (a kubeplug addition),
  * so a caller outside the node's network namespace reaches it through a file.
  * The disruption endpoints (budgets, eviction, cordon) are in
- * kubelet/server/disruption-routes.ts; their writes (evictions, node
- * patches) are served on the owner-only socket alone, never on the port,
- * which stays as read-only as the real kubelet's.
+ * kubelet/server/disruption-routes.ts. Their writes (evictions, node
+ * patches) are unauthenticated, on the port as on the socket: the issue's
+ * contract puts them there, and the conformance harness reaches any kubelet
+ * through its port. The socket is at least owner-only.
  * @see KUBELET-PLUGIN-009
  * @see KUBELET-PLUGIN-010
  */
@@ -21,7 +22,6 @@ import type { AddressInfo } from 'node:net';
 import type { EventList, KubeletEvent, Pod, PodList } from '../api/pod-types.js';
 import type { DisruptionService } from '../disruption/disruption-service.js';
 import type { EventRecorder } from '../events/event-recorder.js';
-import { apiErrors, sendStatus } from './api-status.js';
 import { handleDisruptionRoute, isDisruptionRoute } from './disruption-routes.js';
 
 /** What the server serves and where. */
@@ -62,26 +62,12 @@ function isWatch(value: string | null): boolean {
   return value !== null && value !== '0' && value.toLowerCase() !== 'false';
 }
 
-/** What the TCP port answers to an eviction or a node patch. */
-export const portRefusesWritesMessage =
-  'the read-only port takes no writes: evictions and node patches are served on the kubelet\'s --read-only-socket only';
-
-/**
- * The request handler, usable on any server. `acceptWrites` false (the TCP
- * port, reachable by anyone on the network, as the real kubelet's read-only
- * port is) answers evictions and node patches 403; the unix socket, which
- * only its owner may open, takes them.
- */
-export function readOnlyHandler(options: Pick<ReadOnlyServerOptions, 'pods' | 'events' | 'disruption'>, acceptWrites = true): http.RequestListener {
+/** The request handler, usable on any server. */
+export function readOnlyHandler(options: Pick<ReadOnlyServerOptions, 'pods' | 'events' | 'disruption'>): http.RequestListener {
   return (request, response) => {
     const url = new URL(request.url ?? '/', 'http://kubelet');
     const route = url.pathname.replace(/\/+$/, '') || '/';
     if (options.disruption !== undefined && isDisruptionRoute(route)) {
-      if (!acceptWrites && request.method !== 'GET' && request.method !== 'HEAD') {
-        request.resume();
-        sendStatus(response, apiErrors.forbidden(portRefusesWritesMessage));
-        return;
-      }
       handleDisruptionRoute(request, response, route, options.disruption);
       return;
     }
@@ -154,12 +140,13 @@ export async function startReadOnlyServer(options: ReadOnlyServerOptions): Promi
     if (options.socketPath !== undefined) await fs.rm(options.socketPath, { force: true });
   };
   try {
-    const tcp = http.createServer(readOnlyHandler(options, false));
+    const handler = readOnlyHandler(options);
+    const tcp = http.createServer(handler);
     servers.push(tcp);
     await listen(tcp, { port: options.port, host: options.address ?? '0.0.0.0' });
     if (options.socketPath !== undefined) {
       await fs.rm(options.socketPath, { force: true });
-      const unix = http.createServer(readOnlyHandler(options, true));
+      const unix = http.createServer(handler);
       servers.push(unix);
       await listen(unix, { path: options.socketPath });
       // Owner-only before the kubelet says it is ready: the socket takes evictions and cordons.
