@@ -212,9 +212,10 @@ t.test('without root it names what is missing and exits 2 before starting anythi
   const before = fs.readdirSync('/tmp').filter((name) => name.startsWith('kubeplug-all-'));
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(
-      'setpriv',
-      // env -i: the test runner adds its loader options to every child's environment, and they cannot write its folder as nobody.
-      ['--reuid=65534', '--regid=65534', '--clear-groups', '--', 'env', '-i', `PATH=${process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`, process.execPath, cliPath, 'certify', 'all'],
+      'unshare',
+      // A user namespace without a mapping: the CLI sees uid 65534 yet still reads the checkout, whatever its folders' modes
+      // (setpriv to nobody failed where CI clones into a 0700 folder). env -i: the test runner's loader options stay out.
+      ['--user', '--', 'env', '-i', `PATH=${process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`, process.execPath, cliPath, 'certify', 'all'],
       { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';

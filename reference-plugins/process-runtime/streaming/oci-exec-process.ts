@@ -13,6 +13,9 @@ const commandPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 /** After the runtime exits, output still held open by a leftover background process is waited for this long. */
 const outputDrainMs = 500;
 
+/** How long kill() waits for the runtime to write the command's pid file. */
+const pidFileWaitMs = 5000;
+
 /** The runtime binary's absolute path (a bare name is searched in the usual folders). */
 async function runtimePath(binary: string): Promise<string> {
   if (binary.includes('/')) return binary;
@@ -123,14 +126,21 @@ export async function startOciExec(oci: OciRuntime, containerId: string, process
     exited: exitedPromise,
     kill: () => {
       if (exited) return;
-      void fs
-        .readFile(files.pid, 'utf8')
-        .then((text) => {
-          const pid = Number.parseInt(text, 10);
-          if (Number.isSafeInteger(pid) && pid > 0) globalThis.process.kill(pid, 'SIGKILL');
-        })
-        .catch(() => undefined)
-        .finally(() => child.kill('SIGKILL'));
+      void (async () => {
+        // The command may run (and write) before the runtime has written its pid file; killing the runtime first
+        // would leave the command running with no pid file ever written, so wait for the file while the runtime lives.
+        const until = Date.now() + pidFileWaitMs;
+        for (;;) {
+          try {
+            const pid = Number.parseInt(await fs.readFile(files.pid, 'utf8'), 10);
+            if (Number.isSafeInteger(pid) && pid > 0) globalThis.process.kill(pid, 'SIGKILL');
+            break;
+          } catch {
+            if (exited || Date.now() >= until) break;
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+        }
+      })().finally(() => child.kill('SIGKILL'));
     },
   };
 }
