@@ -43,7 +43,9 @@ t.test('the recorder folds an identical event into one with a growing count and 
 t.test('the server answers /healthz, /pods, /events, 404 and 405, on its port and on its unix socket', async (t) => {
   const recorder = createEventRecorder({ host: 'node1' });
   recorder.record(pod, 'spec.containers{web}', 'Normal', 'Started', 'Started container web');
-  const socketPath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kp-ro-')), 'kubelet.sock');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kp-ro-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const socketPath = path.join(dir, 'kubelet.sock');
   const server = await startReadOnlyServer({ address: '127.0.0.1', port: 0, socketPath, pods: () => [pod], events: recorder });
   t.teardown(() => server.close());
   for (const target of [{ port: server.port }, { socketPath }]) {
