@@ -11,7 +11,10 @@ type Ctx = CaseContext<CriSubject>;
 
 /** Whether any process the container sees has `marker` on its command line. */
 async function seesMarker(ctx: Ctx, containerId: string, marker: string): Promise<boolean> {
-  const output = await shellOutput(ctx, containerId, `cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' '\\n' | grep -c -x ${marker} || true`);
+  // The pattern must not equal the marker: grep runs beside cat in the pipeline, and a grep whose argument were the
+  // marker itself could be listed among the processes and be counted as the marked one (seen once on containerd).
+  const pattern = `[${marker.slice(0, 1)}]${marker.slice(1)}`;
+  const output = await shellOutput(ctx, containerId, `cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' '\\n' | grep -c -x '${pattern}' || true`);
   return Number(output.trim()) > 0;
 }
 
